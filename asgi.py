@@ -1,0 +1,104 @@
+"""The ASGI application: `uvicorn asgi:app`.
+
+Serves `/graphql` (GraphiQL in a browser, queries and mutations over HTTP, subscriptions over
+WebSocket), `/healthz` and `/metrics`. Redis clients, the job store and the pub/sub listener are
+opened once in the lifespan and shared through `request.state` (WebSockets included).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
+
+from graph.context import Services
+from graph.graphiql import ASSETS_DIR, ASSETS_PATH
+from graph.listener import Listener
+from graph.view import GraphQLView
+from jobs.app import celery
+from jobs.names import Keys
+from jobs.store import JobStore
+from settings import get_settings
+
+logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@asynccontextmanager
+async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
+    settings = get_settings()
+    keys = Keys(settings.key_prefix)
+    redis = Redis.from_url(settings.redis_url, health_check_interval=30, socket_keepalive=True)
+    # The listener heals its own connection (graph/listener.py): no silent redis-py retries.
+    listener_redis = Redis.from_url(
+        settings.redis_url, retry=Retry(NoBackoff(), 0), socket_keepalive=True,
+        client_name=f"{settings.key_prefix}-listener",
+    )
+    listener = Listener(listener_redis, settings.subscriber_queue_size, settings.listener_give_up_seconds)
+    await listener.start()
+    services = Services(
+        settings=settings,
+        keys=keys,
+        redis=redis,
+        store=JobStore(redis, keys, settings.event_log_max),
+        listener=listener,
+        celery=celery,
+    )
+    try:
+        yield {"services": services}
+    finally:
+        await listener.stop()
+        await listener_redis.aclose()
+        await redis.aclose()
+
+
+async def healthz(request: Request) -> JSONResponse:
+    services: Services = request.state.services
+    try:
+        redis_ok = bool(await services.redis.ping())
+    except Exception:
+        redis_ok = False
+    healthy = redis_ok and services.listener.connected
+    body = {"status": "ok" if healthy else "degraded", "redis": redis_ok,
+            "listener": services.listener.connected}
+    return JSONResponse(body, status_code=200 if healthy else 503)
+
+
+async def metrics(request: Request) -> PlainTextResponse:
+    listener = request.state.services.listener
+    lines = [
+        ("cvi_subscriptions", "gauge", listener.subscriber_count),
+        ("cvi_subscribed_channels", "gauge", listener.channel_count),
+        ("cvi_listener_connected", "gauge", int(listener.connected)),
+        ("cvi_listener_reconnects_total", "counter", listener.stats.reconnects),
+        ("cvi_dropped_subscribers_total", "counter", listener.stats.dropped_subscribers),
+        ("cvi_pubsub_messages_total", "counter", listener.stats.messages),
+    ]
+    text = "".join(f"# TYPE {name} {kind}\n{name} {value}\n" for name, kind, value in lines)
+    return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
+
+
+def create_app() -> Starlette:
+    graphql = GraphQLView()
+    return Starlette(
+        routes=[
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
+            Route("/healthz", healthz),
+            Route("/metrics", metrics),
+            Mount(ASSETS_PATH, StaticFiles(directory=ASSETS_DIR)),
+        ],
+        lifespan=lifespan,
+    )
+
+
+app = create_app()

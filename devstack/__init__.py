@@ -1,0 +1,1 @@
+"""Local development stack: the embedded Redis server and the `make run` supervisor."""

@@ -1,0 +1,121 @@
+"""`make run`: Redis (embedded unless REDIS_URL is set), one Celery worker and the API.
+
+Ctrl-C, or SIGTERM to `make run`, stops the API, then the worker, then Redis; if this
+supervisor dies, the kernel sends its children SIGTERM (PR_SET_PDEATHSIG), so nothing is left
+behind either way.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from devstack.redis_server import RedisServer, start_redis
+from settings import get_settings
+
+PR_SET_PDEATHSIG = 1
+STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+WATCHED = STOP_SIGNALS | {signal.SIGCHLD}
+
+
+def _die_with_parent() -> None:
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def _child_setup() -> None:
+    # Children get their own session (a terminal's Ctrl-C reaches only us, and we stop them in
+    # order) and the default signal mask back (we block the signals we wait for).
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, WATCHED)
+    _die_with_parent()
+
+
+def _spawn(name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(args, env=env, start_new_session=True, preexec_fn=_child_setup)
+    print(f"devstack: started {name} (pid {process.pid})", flush=True)
+    return process
+
+
+def _wait_healthy(url: str, processes: list[subprocess.Popen[bytes]], timeout: float = 60.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(p.poll() is not None for p in processes):
+            return False
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return True
+        except (urllib.error.URLError, OSError):
+            pass
+        # Doubles as the poll interval: a Ctrl-C during startup is seen within 0.1 s.
+        if signal.sigtimedwait(STOP_SIGNALS, 0.1) is not None:
+            raise KeyboardInterrupt
+    return False
+
+
+def _stop(process: subprocess.Popen[bytes], name: str, grace: float) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(grace)
+        except subprocess.TimeoutExpired:
+            print(f"devstack: {name} did not stop in {grace:.0f}s; killing it", flush=True)
+            process.kill()
+            process.wait()
+    print(f"devstack: stopped {name}", flush=True)
+
+
+def main() -> int:
+    settings = get_settings()
+    _die_with_parent()
+    signal.pthread_sigmask(signal.SIG_BLOCK, WATCHED)
+    env = dict(os.environ)
+    redis: RedisServer | None = None
+    children: list[tuple[str, subprocess.Popen[bytes], float]] = []
+    try:
+        if "redis_url" not in settings.model_fields_set:
+            redis = start_redis(Path(settings.data_dir) / "redis", preexec_fn=_child_setup,
+                                start_new_session=True)
+            env["REDIS_URL"] = redis.url
+            print(f"devstack: embedded Redis at {redis.url} (data in {redis.data_dir})", flush=True)
+        python = sys.executable
+        children.append(("worker", _spawn("worker", [python, "-m", "celery", "-A", "jobs", "worker",
+                                                     "--loglevel=INFO"], env), 30.0))
+        children.append(("api", _spawn("api", [python, "-m", "uvicorn", "asgi:app", "--host",
+                                               settings.api_host, "--port", str(settings.api_port)], env), 15.0))
+        base = f"http://{settings.api_host}:{settings.api_port}"
+        if not _wait_healthy(f"{base}/healthz", [p for _, p, _ in children]):
+            print("devstack: the API did not become healthy; stopping", flush=True)
+            return 1
+        print(f"GraphiQL: {base}/graphql", flush=True)
+        return _supervise([p for _, p, _ in children])
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        for name, process, grace in reversed(children):
+            _stop(process, name, grace)
+        if redis is not None:
+            redis.stop()
+            print("devstack: stopped Redis", flush=True)
+
+
+def _supervise(processes: list[subprocess.Popen[bytes]]) -> int:
+    while True:
+        info = signal.sigwaitinfo(WATCHED)
+        if info.si_signo in STOP_SIGNALS:
+            print("devstack: stopping", flush=True)
+            return 0
+        for process in processes:
+            if process.poll() is not None:
+                print(f"devstack: pid {process.pid} exited with {process.returncode}; stopping", flush=True)
+                return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

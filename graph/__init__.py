@@ -1,0 +1,1 @@
+"""The GraphQL API: schema, types, resolvers, subscriptions and the pub/sub listener."""

@@ -1,0 +1,17 @@
+"""Ownership (C7): another user's job answers exactly like one that does not exist."""
+
+from __future__ import annotations
+
+from graph.context import Context
+from jobs.errors import NotFound
+from jobs.records import JobRecord
+
+
+async def owned_job(context: Context, job_id: str) -> JobRecord:
+    try:
+        record = await context.services.store.get(job_id)
+    except NotFound:
+        record = None
+    if record is None or record.owner != context.user_id:
+        raise NotFound(f"job {job_id} does not exist")
+    return record

@@ -1,0 +1,38 @@
+"""What every resolver receives: the process's services and who is calling."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from celery import Celery
+from redis.asyncio import Redis
+
+from graph.listener import Listener
+from jobs.names import Keys
+from jobs.store import JobStore
+from settings import Settings
+
+# Until authentication arrives every caller is this one user; records carry an owner from the
+# start so that ownership checks (C7) are already in every resolver.
+ANONYMOUS = "anonymous"
+
+
+@dataclass(frozen=True)
+class Services:
+    """Opened once per process by the ASGI lifespan and shared by every request."""
+
+    settings: Settings
+    keys: Keys
+    redis: Redis
+    store: JobStore
+    listener: Listener
+    celery: Celery
+
+
+@dataclass
+class Context:
+    services: Services
+    request: Any
+    response: Any
+    user_id: str = ANONYMOUS

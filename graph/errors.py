@@ -1,0 +1,35 @@
+"""Errors as clients see them: our `ServiceError`s keep their message and `extensions.code`;
+anything else is logged here and reaches the client only as a generic INTERNAL error, never
+with its message or traceback."""
+
+from __future__ import annotations
+
+import logging
+
+from graphql import GraphQLError
+from strawberry.extensions import MaskErrors
+
+from jobs.errors import ServiceError
+
+log = logging.getLogger(__name__)
+
+
+def _is_unexpected(error: GraphQLError) -> bool:
+    original = error.original_error
+    # No original error: a validation or syntax error of the document itself, safe to show.
+    if original is None or isinstance(original, ServiceError):
+        return False
+    if isinstance(original, GraphQLError):
+        return _is_unexpected(original)
+    log.error("unexpected error in %s", error.path, exc_info=original)
+    return True
+
+
+class ErrorMapping(MaskErrors):
+    def __init__(self) -> None:
+        super().__init__(should_mask_error=_is_unexpected, error_message="Internal server error.")
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        masked = super().anonymise_error(error)
+        masked.extensions = {"code": "INTERNAL"}
+        return masked

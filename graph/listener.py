@@ -1,0 +1,274 @@
+"""The per-process pub/sub fan-out (contract C4).
+
+One Redis pub/sub connection carries the events of every subscription in this API process.
+Channels are reference-counted: the first subscriber of a job SUBSCRIBEs, the last one leaving
+UNSUBSCRIBEs. Each subscriber has a bounded inbox; one that falls `queue_size` events behind is
+dropped alone (its stream ends with SLOW_SUBSCRIBER) and never stalls the others.
+
+The connection is ours to heal: redis-py would silently reconnect and resubscribe, losing what
+was published in between without telling anyone. Here a broken connection is replaced, every
+channel is resubscribed, and each subscriber is told to re-read its job's log once its channel is
+confirmed again; after `give_up_seconds` without Redis, live subscriptions end with an error the
+client can act on (broadcaster #144 is the trap this avoids).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+
+from jobs.errors import ServiceError, SlowSubscriber, Unavailable
+from jobs.events import JobEvent, as_text
+
+log = logging.getLogger(__name__)
+
+RESYNC = None  # what `Subscriber.next()` returns when the stream must re-read the log
+
+
+class Subscriber:
+    """One subscription's bounded inbox."""
+
+    def __init__(self, channel: str, maxsize: int) -> None:
+        self.channel = channel
+        self._items: deque[JobEvent] = deque()
+        self._maxsize = maxsize
+        self._wakeup = asyncio.Event()
+        self._resync = False
+        self._error: ServiceError | None = None
+
+    def push(self, event: JobEvent) -> bool:
+        if len(self._items) >= self._maxsize:
+            return False
+        self._items.append(event)
+        self._wakeup.set()
+        return True
+
+    def request_resync(self) -> None:
+        self._resync = True
+        self._wakeup.set()
+
+    def end(self, error: ServiceError) -> None:
+        self._error = error
+        self._wakeup.set()
+
+    async def next(self) -> JobEvent | None:
+        """The next live event, or RESYNC when events may have been missed."""
+        while True:
+            if self._error is not None:
+                raise self._error
+            if self._resync:
+                self._resync = False
+                return RESYNC
+            if self._items:
+                return self._items.popleft()
+            self._wakeup.clear()
+            await self._wakeup.wait()
+
+
+@dataclass
+class ListenerStats:
+    reconnects: int = 0
+    dropped_subscribers: int = 0
+    messages: int = 0
+
+
+class Listener:
+    def __init__(self, redis: Redis, queue_size: int, give_up_seconds: float, idle_probe_seconds: float = 15.0) -> None:
+        # `redis` must not retry on its own (see module docstring): build it with retries=0.
+        self._redis = redis
+        self._queue_size = queue_size
+        self._give_up = give_up_seconds
+        self._idle_probe = idle_probe_seconds
+        self._subs: dict[str, set[Subscriber]] = {}
+        self._confirmed: dict[str, asyncio.Future[None]] = {}
+        self._sent: set[str] = set()  # channels SUBSCRIBEd on the current connection
+        self._resync_on_confirm: set[str] = set()
+        self._pubsub: PubSub | None = None
+        self._lock = asyncio.Lock()
+        self._task: asyncio.Task[None] | None = None
+        self._background: set[asyncio.Task[None]] = set()
+        self.connected = False
+        self.stats = ListenerStats()
+
+    @property
+    def subscriber_count(self) -> int:
+        return sum(len(s) for s in self._subs.values())
+
+    @property
+    def channel_count(self) -> int:
+        return len(self._subs)
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="pubsub-listener")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        for subs in self._subs.values():
+            for sub in subs:
+                sub.end(Unavailable("the server is shutting down; subscribe again"))
+
+    @contextlib.asynccontextmanager
+    async def subscribe(self, channel: str) -> AsyncIterator[Subscriber]:
+        """Register for a channel; returns once Redis has confirmed the subscription, so that
+        anything published afterwards reaches the inbox."""
+        sub = Subscriber(channel, self._queue_size)
+        self._subs.setdefault(channel, set()).add(sub)
+        try:
+            await self._ensure_subscribed(channel)
+            yield sub
+        finally:
+            self._forget(sub)
+
+    async def _ensure_subscribed(self, channel: str) -> None:
+        confirmed = self._confirmed.get(channel)
+        if confirmed is None:
+            confirmed = self._confirmed[channel] = asyncio.get_running_loop().create_future()
+            async with self._lock:
+                if self.connected and channel not in self._sent:
+                    self._sent.add(channel)
+                    with contextlib.suppress(RedisError, OSError):
+                        assert self._pubsub is not None
+                        await self._pubsub.subscribe(channel)
+        try:
+            await asyncio.wait_for(asyncio.shield(confirmed), self._give_up)
+        except TimeoutError as e:
+            raise Unavailable("the event stream is unavailable; try again shortly") from e
+
+    def _forget(self, sub: Subscriber) -> None:
+        subs = self._subs.get(sub.channel)
+        if subs is None or sub not in subs:
+            return
+        subs.discard(sub)
+        if not subs:
+            task = asyncio.get_running_loop().create_task(self._release(sub.channel))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+    async def _release(self, channel: str) -> None:
+        async with self._lock:
+            if self._subs.get(channel):
+                return  # somebody subscribed again meanwhile
+            self._subs.pop(channel, None)
+            self._confirmed.pop(channel, None)
+            self._resync_on_confirm.discard(channel)
+            if channel in self._sent and self.connected:
+                self._sent.discard(channel)
+                with contextlib.suppress(RedisError, OSError):
+                    assert self._pubsub is not None
+                    await self._pubsub.unsubscribe(channel)
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        down_since: float | None = None
+        delay = 0.05
+        while True:
+            try:
+                await self._connect(resync=down_since is not None)
+                down_since, delay = None, 0.05
+                await self._read()
+            except (RedisError, OSError) as e:
+                if self.connected:
+                    self.stats.reconnects += 1
+                    log.warning("pub/sub connection lost (%s); reconnecting", e)
+                self._disconnected()
+                down_since = down_since if down_since is not None else loop.time()
+                if loop.time() - down_since >= self._give_up:
+                    self._end_all(Unavailable("lost the event stream; subscribe again with afterSeq"))
+                # Reconnect backoff, not a wait for an event: Redis is away.
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+
+    async def _connect(self, resync: bool) -> None:
+        pubsub = self._redis.pubsub()
+        self._pubsub = pubsub
+        await pubsub.connect()
+        async with self._lock:
+            channels = list(self._subs)
+            self._sent = set(channels)
+            for channel in channels:
+                # A confirmation from the old connection says nothing about this one: new
+                # subscribers must wait for the fresh one before they read the log.
+                current = self._confirmed.get(channel)
+                if current is None or current.done():
+                    self._confirmed[channel] = asyncio.get_running_loop().create_future()
+            if resync:
+                self._resync_on_confirm = set(channels)
+            if channels:
+                await pubsub.subscribe(*channels)
+            self.connected = True
+
+    async def _read(self) -> None:
+        """Route messages until the connection breaks. A connection that goes quiet is probed
+        with PING, so a half-open TCP connection (Redis host gone, no RST) is noticed too."""
+        pubsub = self._pubsub
+        assert pubsub is not None
+        awaiting_pong = False
+        while True:
+            message = await pubsub.get_message(timeout=self._idle_probe)
+            if message is None:
+                if awaiting_pong:
+                    raise RedisConnectionError("no answer to PING on the pub/sub connection")
+                await pubsub.ping()
+                awaiting_pong = True
+                continue
+            awaiting_pong = False
+            kind = message["type"]
+            if kind == "message":
+                self._deliver(as_text(message["channel"]), message["data"])
+            elif kind == "subscribe":
+                self._on_confirmed(as_text(message["channel"]))
+
+    def _on_confirmed(self, channel: str) -> None:
+        confirmed = self._confirmed.get(channel)
+        if confirmed is not None and not confirmed.done():
+            confirmed.set_result(None)
+        if channel in self._resync_on_confirm:
+            self._resync_on_confirm.discard(channel)
+            for sub in self._subs.get(channel, ()):
+                sub.request_resync()
+
+    def _deliver(self, channel: str, data: bytes) -> None:
+        subs = self._subs.get(channel)
+        if not subs:
+            return
+        self.stats.messages += 1
+        event = JobEvent.from_json(data)  # parsed once, shared by every subscriber of the job
+        for sub in list(subs):
+            if not sub.push(event):
+                self.stats.dropped_subscribers += 1
+                log.warning("dropping a subscriber of %s: %d events behind", channel, self._queue_size)
+                sub.end(SlowSubscriber("this subscription fell too far behind and was dropped; "
+                                       "subscribe again with afterSeq"))
+                self._forget(sub)
+
+    def _disconnected(self) -> None:
+        self.connected = False
+        self._sent.clear()
+        pubsub, self._pubsub = self._pubsub, None
+        if pubsub is not None:
+            task = asyncio.get_running_loop().create_task(_close_quietly(pubsub))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+    def _end_all(self, error: ServiceError) -> None:
+        for subs in list(self._subs.values()):
+            for sub in list(subs):
+                sub.end(error)
+                self._forget(sub)
+
+
+async def _close_quietly(pubsub: PubSub) -> None:
+    with contextlib.suppress(RedisError, OSError):
+        await pubsub.aclose()

@@ -1,0 +1,47 @@
+"""Entry points that change things: each slow one writes a job record, then enqueues it (C1)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import strawberry
+from strawberry.types import Info
+
+from graph import validation
+from graph.access import owned_job
+from graph.context import Context
+from graph.types import ImproveCvInput, Job, job_from_record
+from jobs.dispatch import enqueue
+from jobs.errors import Unavailable
+from jobs.events import ErrorInfo
+from jobs.names import JobKind
+
+log = logging.getLogger(__name__)
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(description="Rewrite a CV for a target position. Returns the queued job "
+                         "at once; follow it with the jobUpdates subscription.")
+    async def improve_cv(self, info: Info[Context, None], input: ImproveCvInput) -> Job:
+        services = info.context.services
+        request = validation.improve_request(
+            services.settings, input.cv_text, input.position, input.job_description, input.prompt
+        )
+        record = await services.store.create(JobKind.IMPROVE_CV, info.context.user_id, request.as_dict())
+        try:
+            # kombu's publish is blocking I/O: keep it off the event loop (C5).
+            await asyncio.to_thread(enqueue, services.celery, JobKind.IMPROVE_CV, record.id)
+        except Exception as e:
+            log.exception("could not enqueue job %s", record.id)
+            await services.store.fail(record.id, ErrorInfo("ENQUEUE_FAILED", "the job could not be queued"))
+            raise Unavailable("the job queue is unavailable; try again shortly") from e
+        return job_from_record(record)
+
+    @strawberry.mutation(description="Cancel a queued or running job; its worker stops generating.")
+    async def cancel_job(self, info: Info[Context, None], id: strawberry.ID) -> Job:
+        job_id = validation.job_id(id)
+        await owned_job(info.context, job_id)
+        await info.context.services.store.cancel(job_id)
+        return job_from_record(await info.context.services.store.get(job_id))

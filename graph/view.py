@@ -1,0 +1,31 @@
+"""Strawberry's ASGI view, wired to our context and our locally served GraphiQL."""
+
+from __future__ import annotations
+
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+
+from graph.context import Context, Services
+from graph.graphiql import graphiql_html
+from graph.schema import schema
+
+
+class GraphQLView(GraphQL[Context, None]):
+    def __init__(self) -> None:
+        # graphql-transport-ws only: the legacy graphql-ws protocol has no error-free way to end
+        # a stream and is unmaintained upstream. HTTP uploads stay off (CSRF) until needed.
+        super().__init__(schema, subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL])
+        self._graphiql = graphiql_html()
+
+    async def get_context(self, request: Request | WebSocket, response: Response | WebSocket | None) -> Context:
+        services: Services = request.state.services
+        return Context(services=services, request=request, response=response)
+
+    async def render_graphql_ide(self, request: Request) -> HTMLResponse:
+        return HTMLResponse(self._graphiql)
+
+

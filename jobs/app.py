@@ -1,0 +1,45 @@
+"""The Celery application: broker and result backend on the one Redis, JSON only (C8)."""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from jobs.names import Keys
+from settings import Settings, get_settings
+
+
+def create_celery(settings: Settings) -> Celery:
+    keys = Keys(settings.key_prefix)
+    app = Celery("cvimprover", broker=settings.redis_url, backend=settings.redis_url, include=["jobs.tasks"])
+    app.conf.update(
+        task_serializer="json",
+        result_serializer="json",
+        accept_content=["json"],
+        # Our own job record is what clients read; Celery's result meta is not needed, and its
+        # SET+PUBLISH per state would double the Redis traffic.
+        task_ignore_result=True,
+        task_default_queue=keys.queue,
+        task_default_exchange=keys.queue,
+        task_default_routing_key=keys.queue,
+        # C6: a task is acknowledged only when it ends, so a worker that dies mid-job leaves it
+        # to be redelivered; one prefetched task per process keeps the others free for peers.
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_time_limit=settings.job_time_limit_seconds + 30,
+        task_soft_time_limit=settings.job_time_limit_seconds,
+        broker_connection_retry_on_startup=True,
+        broker_transport_options={
+            "visibility_timeout": settings.broker_visibility_timeout,
+            "unacked_restore_interval": settings.broker_restore_interval,
+            "unacked_restore_throttle": 1,
+            "global_keyprefix": f"{settings.key_prefix}:celery:",
+        },
+        result_backend_transport_options={"global_keyprefix": f"{settings.key_prefix}:celery:"},
+        worker_hijack_root_logger=False,
+        worker_send_task_events=False,
+    )
+    return app
+
+
+celery = create_celery(get_settings())

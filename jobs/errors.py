@@ -1,0 +1,76 @@
+"""The service's error tree. Each error carries a stable `code`, which GraphQL clients see as
+`extensions.code`; `graph/errors.py` maps them in one place.
+
+    ServiceError
+    ├── NotFound              NOT_FOUND: no such object (or not yours: C7)
+    ├── InvalidInput          BAD_USER_INPUT / INPUT_TOO_LONG: names the field
+    ├── JobClosed             JOB_FINISHED: the job is already terminal (e.g. cancelled mid-run)
+    ├── Superseded            another runner took the job over (redelivery)
+    ├── Unavailable           SERVICE_UNAVAILABLE: Redis or the broker did not answer
+    ├── SlowSubscriber        SLOW_SUBSCRIBER: a subscription fell too far behind and was dropped
+    └── AIError               AI_*: the model call failed
+        ├── TransientAIError  429, 5xx, timeouts, connection errors: retried with backoff
+        └── PermanentAIError  auth, input too long, content filtered: the job fails
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ServiceError(Exception):
+    code = "INTERNAL"
+
+    def __init__(self, message: str, *, code: str | None = None, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        self.details = details
+
+    @property
+    def extensions(self) -> dict[str, Any]:
+        # graphql-core copies an original error's `extensions` into the GraphQL error.
+        return {"code": self.code, **self.details}
+
+
+class NotFound(ServiceError):
+    code = "NOT_FOUND"
+
+
+class InvalidInput(ServiceError):
+    code = "BAD_USER_INPUT"
+
+    def __init__(self, field: str, message: str, *, code: str | None = None) -> None:
+        super().__init__(message, code=code, field=field)
+        self.field = field
+
+
+class JobClosed(ServiceError):
+    code = "JOB_FINISHED"
+
+
+class Superseded(ServiceError):
+    code = "SUPERSEDED"
+
+
+class Unavailable(ServiceError):
+    code = "SERVICE_UNAVAILABLE"
+
+
+class SlowSubscriber(ServiceError):
+    code = "SLOW_SUBSCRIBER"
+
+
+class AIError(ServiceError):
+    code = "AI_ERROR"
+
+
+class TransientAIError(AIError):
+    def __init__(self, message: str, *, code: str, retry_after: float | None = None) -> None:
+        super().__init__(message, code=code)
+        self.retry_after = retry_after
+
+
+class PermanentAIError(AIError):
+    pass

@@ -1,0 +1,180 @@
+"""The event contract (C2): one shape for every change of a job, written atomically.
+
+`EMIT_LUA` applies a change to the job record, appends the resulting event to the job's bounded
+log and PUBLISHes it on the job's channel, in one script: the record, the log and the live
+stream can never disagree, and `seq` rises by exactly one per event. Guards in the same script
+make the worker's writes safe against cancellation and against a second runner of the same job
+(redelivery): a write whose precondition fails changes nothing.
+
+`Change` describes a write; `prepare_emit` turns it into script arguments so the synchronous
+worker client and the asyncio API client share everything but the call itself.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from jobs.errors import JobClosed, NotFound, Superseded
+from jobs.names import EventType, JobState, Keys
+
+EMIT_LUA = """
+local spec = cjson.decode(ARGV[2])
+local rec, log, out = KEYS[1], KEYS[2], KEYS[3]
+local cur = redis.call('HGET', rec, 'state') or ''
+local allowed = false
+for _, s in ipairs(spec.require) do
+  if s == cur then allowed = true break end
+end
+if not allowed then return {0, 'STATE', cur} end
+if spec.runner ~= nil and spec.runner ~= cjson.null then
+  if (redis.call('HGET', rec, 'runner') or '') ~= spec.runner then
+    return {0, 'SUPERSEDED', cur}
+  end
+end
+if spec.count_redelivery and cur == 'RUNNING' then
+  redis.call('HINCRBY', rec, 'redeliveries', 1)
+end
+for k, v in pairs(spec.set) do redis.call('HSET', rec, k, v) end
+for k, v in pairs(spec.incr) do redis.call('HINCRBY', rec, k, v) end
+if spec.reset_output then redis.call('DEL', out) end
+if spec.delta ~= cjson.null then redis.call('APPEND', out, spec.delta) end
+local t = redis.call('TIME')
+local at = t[1] .. '.' .. string.format('%06d', tonumber(t[2]))
+if cur == '' then redis.call('HSET', rec, 'created_at', at) end
+redis.call('HSET', rec, 'updated_at', at)
+local seq = redis.call('HINCRBY', rec, 'seq', 1)
+local f = redis.call('HMGET', rec, 'state', 'progress', 'stage')
+local event = cjson.encode({
+  jobId = spec.job_id, seq = seq, type = spec.type, state = f[1],
+  progress = tonumber(f[2]) or 0, stage = f[3] or cjson.null,
+  message = spec.message, delta = spec.delta, error = spec.error, at = at,
+})
+redis.call('RPUSH', log, event)
+redis.call('LTRIM', log, -tonumber(spec.log_max), -1)
+redis.call('PUBLISH', ARGV[1], event)
+return {1, event}
+"""
+
+# Reads the record and the events after `ARGV[1]` (or only the latest event when negative) in
+# one atomic step, so the log slice always matches the record's seq.
+READ_LUA = """
+local rec = redis.call('HGETALL', KEYS[1])
+if #rec == 0 then return {} end
+local seq = tonumber(redis.call('HGET', KEYS[1], 'seq'))
+local len = redis.call('LLEN', KEYS[2])
+local after = tonumber(ARGV[1])
+local start
+if after < 0 then start = len - 1 else start = math.max(0, after - (seq - len + 1) + 1) end
+return {rec, redis.call('LRANGE', KEYS[2], start, -1)}
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorInfo:
+    code: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"code": self.code, "message": self.message}
+
+
+@dataclass(frozen=True, slots=True)
+class JobEvent:
+    """One event, as stored in the log, published, and streamed to subscribers."""
+
+    job_id: str
+    seq: int
+    type: EventType
+    state: JobState
+    progress: int
+    stage: str | None
+    message: str | None
+    delta: str | None
+    error: ErrorInfo | None
+    at: float
+
+    @classmethod
+    def from_json(cls, raw: str | bytes) -> JobEvent:
+        data = json.loads(raw)
+        error = data.get("error")
+        return cls(
+            job_id=data["jobId"],
+            seq=int(data["seq"]),
+            type=EventType(data["type"]),
+            state=JobState(data["state"]),
+            progress=int(data["progress"]),
+            stage=data.get("stage"),
+            message=data.get("message"),
+            delta=data.get("delta"),
+            error=ErrorInfo(error["code"], error["message"]) if error else None,
+            at=float(data["at"]),
+        )
+
+
+@dataclass(frozen=True)
+class Change:
+    """One write to a job: which states it may follow, what it sets, what the event says."""
+
+    type: EventType
+    require: Iterable[JobState | None]
+    state: JobState | None = None
+    progress: int | None = None
+    stage: str | None = None
+    message: str | None = None
+    delta: str | None = None
+    error: ErrorInfo | None = None
+    runner: str | None = None
+    fields: Mapping[str, str | int] = field(default_factory=dict)
+    incr: Mapping[str, int] = field(default_factory=dict)
+    reset_output: bool = False
+    count_redelivery: bool = False
+
+
+def prepare_emit(keys: Keys, job_id: str, change: Change, log_max: int) -> tuple[list[str], list[str]]:
+    updates: dict[str, str | int] = dict(change.fields)
+    if change.state is not None:
+        updates["state"] = change.state.value
+    if change.progress is not None:
+        updates["progress"] = change.progress
+    if change.stage is not None:
+        updates["stage"] = change.stage
+    if change.message is not None:
+        updates["message"] = change.message
+    if change.error is not None:
+        updates["error"] = json.dumps(change.error.as_dict())
+    spec: dict[str, Any] = {
+        "job_id": job_id,
+        "type": change.type.value,
+        "require": [s.value if s is not None else "" for s in change.require],
+        "runner": change.runner,
+        # cjson turns an empty JSON object into an empty Lua table either way; a list keeps
+        # `pairs` happy when there is nothing to set.
+        "set": updates or [],
+        "incr": dict(change.incr) or [],
+        "reset_output": change.reset_output,
+        "count_redelivery": change.count_redelivery,
+        "message": change.message,
+        "delta": change.delta,
+        "error": change.error.as_dict() if change.error else None,
+        "log_max": log_max,
+    }
+    return keys.job_keys(job_id), [keys.job_channel(job_id), json.dumps(spec)]
+
+
+def parse_emit_result(job_id: str, result: list[Any]) -> JobEvent:
+    """The script's reply: the event, or why the write was refused (nothing was changed)."""
+    if int(result[0]) == 1:
+        return JobEvent.from_json(result[1])
+    reason, state = as_text(result[1]), as_text(result[2])
+    if reason == "SUPERSEDED":
+        raise Superseded(f"job {job_id} was taken over by another runner")
+    if not state:
+        raise NotFound(f"job {job_id} does not exist")
+    raise JobClosed(f"job {job_id} is {state}", state=state)
+
+
+def as_text(value: str | bytes) -> str:
+    return value.decode() if isinstance(value, bytes) else value

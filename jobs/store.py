@@ -1,0 +1,95 @@
+"""The API's view of the job store: create, read, replay and cancel jobs (asyncio Redis).
+
+Workers write through `jobs/run.py`; both go through the one script in `jobs/events.py`.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from redis.asyncio import Redis
+
+from jobs.errors import NotFound
+from jobs.events import EMIT_LUA, READ_LUA, Change, ErrorInfo, JobEvent, parse_emit_result, prepare_emit
+from jobs.names import ACTIVE_STATES, EventType, JobKind, JobState, Keys, Stage
+from jobs.records import JobRecord
+
+
+@dataclass(frozen=True, slots=True)
+class Replay:
+    record: JobRecord
+    events: list[JobEvent]
+
+
+class JobStore:
+    def __init__(self, redis: Redis, keys: Keys, log_max: int) -> None:
+        self._redis = redis
+        self._keys = keys
+        self._log_max = log_max
+        self._emit_script = redis.register_script(EMIT_LUA)
+        self._read_script = redis.register_script(READ_LUA)
+
+    async def create(self, kind: JobKind, owner: str, job_input: dict[str, Any]) -> JobRecord:
+        """Write the record (QUEUED, seq 1) and its first event before anything is enqueued (C1)."""
+        job_id = str(uuid.uuid4())
+        await self.emit(
+            job_id,
+            Change(
+                type=EventType.CREATED,
+                require=[None],
+                state=JobState.QUEUED,
+                progress=0,
+                stage=Stage.QUEUED.value,
+                message="Job queued",
+                fields={
+                    "id": job_id,
+                    "kind": kind.value,
+                    "owner": owner,
+                    "input": json.dumps(job_input),
+                    "attempts": 0,
+                    "redeliveries": 0,
+                },
+            ),
+        )
+        return await self.get(job_id)
+
+    async def get(self, job_id: str) -> JobRecord:
+        raw = await self._redis.hgetall(self._keys.job(job_id))
+        if not raw:
+            raise NotFound(f"job {job_id} does not exist")
+        return JobRecord.from_hash(raw)
+
+    async def replay(self, job_id: str, after_seq: int | None) -> Replay:
+        """The record and the logged events after `after_seq` (None: only the latest one)."""
+        after = -1 if after_seq is None else after_seq
+        reply = await self._read_script(keys=[self._keys.job(job_id), self._keys.job_log(job_id)], args=[after])
+        if not reply:
+            raise NotFound(f"job {job_id} does not exist")
+        flat, events = reply
+        record = JobRecord.from_hash(dict(zip(flat[::2], flat[1::2], strict=True)))
+        return Replay(record, [JobEvent.from_json(raw) for raw in events])
+
+    async def cancel(self, job_id: str) -> JobEvent:
+        return await self.emit(
+            job_id,
+            Change(
+                type=EventType.CANCELLED,
+                require=ACTIVE_STATES,
+                state=JobState.CANCELLED,
+                message="Cancelled by the user",
+            ),
+        )
+
+    async def fail(self, job_id: str, error: ErrorInfo) -> JobEvent:
+        return await self.emit(
+            job_id,
+            Change(type=EventType.FAILED, require=ACTIVE_STATES, state=JobState.FAILED, error=error,
+                   message=error.message),
+        )
+
+    async def emit(self, job_id: str, change: Change) -> JobEvent:
+        keys, args = prepare_emit(self._keys, job_id, change, self._log_max)
+        return parse_emit_result(job_id, await self._emit_script(keys=keys, args=args))

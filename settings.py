@@ -1,0 +1,82 @@
+"""The service's configuration: one typed, frozen object read from the environment once.
+
+Every other module receives a `Settings` (or calls `get_settings()`); nothing else reads
+`os.environ`. Variables are upper-case field names (`REDIS_URL`, `OPENAI_MODEL`, ...); a `.env`
+file in the working directory is read too, the environment winning.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", frozen=True, extra="ignore")
+
+    env: Literal["development", "production"] = "development"
+
+    # Broker, result backend, job store and event bus all live in this one Redis.
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    # Prefix of every key, channel and Celery queue we own, so several deployments (or test
+    # stacks) can share one Redis without seeing each other.
+    key_prefix: str = Field(default="cvi", pattern=r"^[A-Za-z0-9_.-]+$")
+
+    openai_api_key: SecretStr | None = None
+    openai_model: str = "gpt-4o"
+    openai_base_url: str | None = None
+    # The openai client's default is 600 s; a stalled stream should fail (and be retried) long
+    # before that.
+    openai_timeout_seconds: float = Field(default=60.0, gt=0)
+    openai_max_output_tokens: int = Field(default=4096, gt=0)
+
+    ai_max_retries: int = Field(default=5, ge=0)
+    ai_retry_base_seconds: float = Field(default=2.0, ge=0)
+    ai_retry_max_seconds: float = Field(default=60.0, ge=0)
+
+    # Output chunks are coalesced into one event per this many ms or characters.
+    stream_flush_ms: int = Field(default=50, ge=0)
+    stream_flush_chars: int = Field(default=200, gt=0)
+
+    event_log_max: int = Field(default=1000, ge=10)
+    subscriber_queue_size: int = Field(default=256, ge=1)
+    # After this long without a pub/sub connection, live subscriptions end with an error
+    # instead of waiting forever.
+    listener_give_up_seconds: float = Field(default=30.0, gt=0)
+
+    cv_text_max_chars: int = Field(default=50_000, gt=0)
+    position_max_chars: int = Field(default=255, gt=0)
+    job_description_max_chars: int = Field(default=5_000, gt=0)
+    prompt_max_chars: int = Field(default=5_000, gt=0)
+
+    job_max_redeliveries: int = Field(default=3, ge=0)
+    job_time_limit_seconds: int = Field(default=900, gt=0)
+    # A task whose worker vanished is handed to another worker after this many seconds; it must
+    # exceed the longest job, or a live job gets a second runner (which then supersedes it).
+    broker_visibility_timeout: int = Field(default=3600, gt=0)
+    broker_restore_interval: int = Field(default=10, gt=0)
+
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    data_dir: str = ".data"
+
+    @model_validator(mode="after")
+    def _visibility_outlasts_jobs(self) -> Settings:
+        if self.env == "production" and self.broker_visibility_timeout <= self.job_time_limit_seconds:
+            raise ValueError(
+                "BROKER_VISIBILITY_TIMEOUT must exceed JOB_TIME_LIMIT_SECONDS in production, "
+                f"got {self.broker_visibility_timeout} <= {self.job_time_limit_seconds}"
+            )
+        return self
+
+    @property
+    def openai_enabled(self) -> bool:
+        return self.openai_api_key is not None and bool(self.openai_api_key.get_secret_value())
+
+
+@cache
+def get_settings() -> Settings:
+    return Settings()
