@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from starlette.applications import Starlette
@@ -37,7 +37,12 @@ logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name
 async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
     settings = get_settings()
     keys = Keys(settings.key_prefix)
-    redis = Redis.from_url(settings.redis_url, health_check_interval=30, socket_keepalive=True)
+    # A blocking pool: a burst of subscribers waits for a free connection instead of failing.
+    pool = BlockingConnectionPool.from_url(
+        settings.redis_url, max_connections=settings.redis_max_connections, timeout=10,
+        health_check_interval=30, socket_keepalive=True,
+    )
+    redis = Redis(connection_pool=pool)
     # The listener heals its own connection (graph/listener.py): no silent redis-py retries.
     listener_redis = Redis.from_url(
         settings.redis_url, retry=Retry(NoBackoff(), 0), socket_keepalive=True,
@@ -59,6 +64,7 @@ async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         await listener.stop()
         await listener_redis.aclose()
         await redis.aclose()
+        await pool.aclose()
 
 
 async def healthz(request: Request) -> JSONResponse:

@@ -21,6 +21,7 @@ class Settings(BaseSettings):
 
     # Broker, result backend, job store and event bus all live in this one Redis.
     redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_max_connections: int = Field(default=64, ge=2)
     # Prefix of every key, channel and Celery queue we own, so several deployments (or test
     # stacks) can share one Redis without seeing each other.
     key_prefix: str = Field(default="cvi", pattern=r"^[A-Za-z0-9_.-]+$")

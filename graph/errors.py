@@ -7,9 +7,10 @@ from __future__ import annotations
 import logging
 
 from graphql import GraphQLError
+from redis.exceptions import RedisError
 from strawberry.extensions import MaskErrors
 
-from jobs.errors import ServiceError
+from jobs.errors import ServiceError, Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -31,5 +32,16 @@ class ErrorMapping(MaskErrors):
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         masked = super().anonymise_error(error)
-        masked.extensions = {"code": "INTERNAL"}
+        if isinstance(_root_cause(error), (RedisError, OSError)):
+            masked.message = "A backing service is unavailable; try again shortly."
+            masked.extensions = {"code": Unavailable.code}
+        else:
+            masked.extensions = {"code": "INTERNAL"}
         return masked
+
+
+def _root_cause(error: GraphQLError) -> BaseException | None:
+    original = error.original_error
+    while isinstance(original, GraphQLError):
+        original = original.original_error
+    return original

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.websockets import WebSocket

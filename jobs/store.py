@@ -13,7 +13,15 @@ from typing import Any
 from redis.asyncio import Redis
 
 from jobs.errors import NotFound
-from jobs.events import EMIT_LUA, READ_LUA, Change, ErrorInfo, JobEvent, parse_emit_result, prepare_emit
+from jobs.events import (
+    EMIT_LUA,
+    READ_LUA,
+    Change,
+    ErrorInfo,
+    JobEvent,
+    parse_emit_result,
+    prepare_emit,
+)
 from jobs.names import ACTIVE_STATES, EventType, JobKind, JobState, Keys, Stage
 from jobs.records import JobRecord
 

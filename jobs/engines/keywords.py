@@ -10,16 +10,7 @@ from collections import Counter
 _TOKEN = re.compile(r"\.?[a-z0-9][a-z0-9+#./-]*", re.IGNORECASE)
 
 STOPWORDS = frozenset(
-    """a about above after again all also am an and any are as at be because been before being
-    below between both but by can could did do does doing down during each etc few for from further
-    had has have having he her here hers him his how i if in into is it its itself just job join
-    like me more most must my no nor not now of off on once only or other our ours out over own
-    per plus role same she should so some such than that the their them then there these they
-    this those through to too under until up very via was we well were what when where which while
-    who whom why will with within without would you your yours team teams work working years year
-    experience experienced strong good great excellent ability able looking seeking candidate
-    candidates need needs want wants first responsibilities requirements required preferred including include includes new
-    using use used across based skills knowledge understanding company help ensure""".split()
+    ["a", "about", "above", "after", "again", "all", "also", "am", "an", "and", "any", "are", "as", "at", "be", "because", "been", "before", "being", "below", "between", "both", "but", "by", "can", "could", "did", "do", "does", "doing", "down", "during", "each", "etc", "few", "for", "from", "further", "had", "has", "have", "having", "he", "her", "here", "hers", "him", "his", "how", "i", "if", "in", "into", "is", "it", "its", "itself", "just", "job", "join", "like", "me", "more", "most", "must", "my", "no", "nor", "not", "now", "of", "off", "on", "once", "only", "or", "other", "our", "ours", "out", "over", "own", "per", "plus", "role", "same", "she", "should", "so", "some", "such", "than", "that", "the", "their", "them", "then", "there", "these", "they", "this", "those", "through", "to", "too", "under", "until", "up", "very", "via", "was", "we", "well", "were", "what", "when", "where", "which", "while", "who", "whom", "why", "will", "with", "within", "without", "would", "you", "your", "yours", "team", "teams", "work", "working", "years", "year", "experience", "experienced", "strong", "good", "great", "excellent", "ability", "able", "looking", "seeking", "candidate", "candidates", "need", "needs", "want", "wants", "first", "responsibilities", "requirements", "required", "preferred", "including", "include", "includes", "new", "using", "use", "used", "across", "based", "skills", "knowledge", "understanding", "company", "help", "ensure"]
 )
 
 

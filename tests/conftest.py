@@ -1,0 +1,102 @@
+"""Session-wide real processes: one Redis server, and stacks (a Celery worker plus uvicorn) that
+share it under their own key prefix, as separate deployments would (C9)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from redis.asyncio import Redis
+
+from devstack.redis_server import RedisServer, start_redis
+from tests.support.fake_openai import FakeOpenAI
+from tests.support.processes import Api, Proc, start_api, start_worker
+
+
+@dataclass
+class Stack:
+    prefix: str
+    env: dict[str, str]
+    cwd: Path
+    api: Api
+    workers: list[Proc]
+    extra_apis: list[Api] = field(default_factory=list)
+
+    @property
+    def http(self) -> str:
+        return self.api.http_url
+
+    @property
+    def ws(self) -> str:
+        return self.api.ws_url
+
+    async def add_api(self, name: str, **env: str) -> Api:
+        api = await start_api(f"{self.prefix}-{name}", {**self.env, **env}, self.cwd)
+        self.extra_apis.append(api)
+        return api
+
+    async def add_worker(self, name: str, pool: str = "threads", concurrency: int = 8) -> Proc:
+        worker = start_worker(f"{self.prefix}-{name}", self.env, self.cwd, pool, concurrency)
+        self.workers.append(worker)
+        return worker
+
+    async def stop(self) -> None:
+        for api in [self.api, *self.extra_apis]:
+            await api.proc.stop()
+        for worker in self.workers:
+            await worker.stop()
+
+
+async def start_stack(prefix: str, redis_url: str, cwd: Path, pool: str = "threads", **env: str) -> Stack:
+    full_env = {"REDIS_URL": redis_url, "KEY_PREFIX": prefix, **env}
+    worker = start_worker(f"{prefix}-worker", full_env, cwd, pool)
+    api = await start_api(f"{prefix}-api", full_env, cwd)
+    return Stack(prefix, full_env, cwd, api, [worker])
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    server = start_redis(tmp_path_factory.mktemp("redis"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # Processes run outside the checkout, as an operator's would after `pip install`.
+    return tmp_path_factory.mktemp("cwd")
+
+
+@pytest.fixture
+async def redis(redis_server: RedisServer) -> AsyncIterator[Redis]:
+    client = Redis.from_url(redis_server.url)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture(scope="session")
+async def offline_stack(redis_server: RedisServer, workdir: Path) -> AsyncIterator[Stack]:
+    stack = await start_stack("t-offline", redis_server.url, workdir)
+    yield stack
+    await stack.stop()
+
+
+@pytest.fixture(scope="session")
+async def fake_openai() -> AsyncIterator[FakeOpenAI]:
+    server = FakeOpenAI()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture(scope="session")
+async def ai_stack(redis_server: RedisServer, workdir: Path, fake_openai: FakeOpenAI) -> AsyncIterator[Stack]:
+    stack = await start_stack(
+        "t-ai", redis_server.url, workdir,
+        OPENAI_API_KEY="sk-test", OPENAI_BASE_URL=fake_openai.base_url, OPENAI_MODEL="fake-model",
+        OPENAI_TIMEOUT_SECONDS="1.5", AI_RETRY_BASE_SECONDS="0.1", AI_MAX_RETRIES="3",
+    )
+    yield stack
+    await stack.stop()

@@ -1,0 +1,123 @@
+"""GraphQL clients for the tests: HTTP through httpx, subscriptions over a real WebSocket
+speaking graphql-transport-ws."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+import websockets
+
+EVENT_FIELDS = "jobId seq type state progress stage message delta error { code message } at"
+JOB_FIELDS = ("id kind state seq progress stage message attempts createdAt updatedAt "
+              "result { text model } error { code message }")
+
+
+class GraphQLErrors(Exception):
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
+        super().__init__(json.dumps(errors))
+        self.errors = errors
+
+    @property
+    def codes(self) -> list[str]:
+        return [e.get("extensions", {}).get("code") for e in self.errors]
+
+
+async def execute(url: str, query: str, variables: dict[str, Any] | None = None, **data_only: Any) -> dict[str, Any]:
+    async with httpx.AsyncClient(timeout=30) as client:
+        response = await client.post(url, json={"query": query, "variables": variables or {}})
+    body = response.json()
+    if body.get("errors"):
+        raise GraphQLErrors(body["errors"])
+    return body["data"]
+
+
+async def improve_cv(url: str, cv_text: str, position: str = "Backend Engineer", **extra: Any) -> dict[str, Any]:
+    data = await execute(
+        url,
+        f"mutation($input: ImproveCvInput!) {{ improveCv(input: $input) {{ {JOB_FIELDS} }} }}",
+        {"input": {"cvText": cv_text, "position": position, **extra}},
+    )
+    return data["improveCv"]
+
+
+async def get_job(url: str, job_id: str) -> dict[str, Any]:
+    return (await execute(url, f"query($id: ID!) {{ job(id: $id) {{ {JOB_FIELDS} }} }}", {"id": job_id}))["job"]
+
+
+async def cancel_job(url: str, job_id: str) -> dict[str, Any]:
+    query = f"mutation($id: ID!) {{ cancelJob(id: $id) {{ {JOB_FIELDS} }} }}"
+    return (await execute(url, query, {"id": job_id}))["cancelJob"]
+
+
+class Subscription:
+    def __init__(self, ws: Any, op_id: str) -> None:
+        self.ws = ws
+        self.op_id = op_id
+        self.completed = False
+
+    async def next(self) -> dict[str, Any] | None:
+        """The next event; None once the server completed the stream."""
+        while True:
+            message = json.loads(await self.ws.recv())
+            kind = message["type"]
+            if kind == "ping":
+                await self.ws.send(json.dumps({"type": "pong"}))
+                continue
+            if kind == "complete":
+                self.completed = True
+                return None
+            if kind == "error":
+                raise GraphQLErrors(message["payload"])
+            payload = message["payload"]
+            if payload.get("errors"):
+                raise GraphQLErrors(payload["errors"])
+            return payload["data"]["jobUpdates"]
+
+    async def take(self, count: int) -> list[dict[str, Any]]:
+        events = []
+        for _ in range(count):
+            event = await self.next()
+            assert event is not None, f"stream completed after {len(events)} of {count} events"
+            events.append(event)
+        return events
+
+    async def until_complete(self) -> list[dict[str, Any]]:
+        events = []
+        while (event := await self.next()) is not None:
+            events.append(event)
+        return events
+
+
+@asynccontextmanager
+async def subscribe(ws_url: str, job_id: str, after_seq: int | None = None, **connect: Any) -> AsyncIterator[Subscription]:
+    async with websockets.connect(ws_url, subprotocols=["graphql-transport-ws"], **connect) as ws:
+        await ws.send(json.dumps({"type": "connection_init"}))
+        ack = json.loads(await ws.recv())
+        assert ack["type"] == "connection_ack", ack
+        op_id = uuid.uuid4().hex
+        await ws.send(json.dumps({
+            "id": op_id,
+            "type": "subscribe",
+            "payload": {
+                "query": f"subscription($j: ID!, $a: Int) {{ jobUpdates(jobId: $j, afterSeq: $a) {{ {EVENT_FIELDS} }} }}",
+                "variables": {"j": job_id, "a": after_seq},
+            },
+        }))
+        yield Subscription(ws, op_id)
+
+
+async def stream_of(ws_url: str, job_id: str, after_seq: int | None = None) -> list[dict[str, Any]]:
+    async with subscribe(ws_url, job_id, after_seq) as sub:
+        return await sub.until_complete()
+
+
+def assert_contiguous(events: list[dict[str, Any]], first: int) -> None:
+    seqs = [e["seq"] for e in events]
+    assert seqs == list(range(first, first + len(seqs))), seqs
+    assert events[-1]["state"] in {"SUCCEEDED", "FAILED", "CANCELLED"}
+    assert all(e["state"] not in {"SUCCEEDED", "FAILED", "CANCELLED"} for e in events[:-1])

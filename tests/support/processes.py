@@ -1,0 +1,113 @@
+"""Real processes for the tests: Celery workers and uvicorn servers, started the way an operator
+would start them (`celery -A jobs worker`, `uvicorn asgi:app`) from outside the checkout."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from devstack.redis_server import free_port
+
+LOGS = Path(os.environ.get("TEST_LOG_DIR", "/tmp/cvimprover-test-logs"))
+
+
+def _env(base: dict[str, str]) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "REDIS_"))}
+    env.update(base)
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    return env
+
+
+def _log_file(name: str):
+    LOGS.mkdir(parents=True, exist_ok=True)
+    return open(LOGS / f"{name}.log", "ab")
+
+
+@dataclass
+class Proc:
+    name: str
+    process: subprocess.Popen[bytes]
+    log: object = field(repr=False)
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    async def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, sig)
+            try:
+                await asyncio.to_thread(self.process.wait, timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                await asyncio.to_thread(self.process.wait)
+        self.log.close()  # type: ignore[attr-defined]
+
+    async def kill_hard(self) -> None:
+        """SIGKILL to the whole process group: the machine 'vanishes' mid-job."""
+        await self.stop(signal.SIGKILL)
+
+
+def _spawn(name: str, args: list[str], env: dict[str, str], cwd: Path) -> Proc:
+    log = _log_file(name)
+    process = subprocess.Popen(args, env=_env(env), cwd=cwd, stdout=log, stderr=subprocess.STDOUT,
+                               stdin=subprocess.DEVNULL, start_new_session=True)
+    return Proc(name, process, log)
+
+
+def start_worker(name: str, env: dict[str, str], cwd: Path, pool: str = "threads", concurrency: int = 8) -> Proc:
+    args = [sys.executable, "-m", "celery", "-A", "jobs", "worker", "--loglevel=INFO",
+            f"--pool={pool}", f"--concurrency={concurrency}", f"--hostname={name}@%h",
+            "--without-mingle", "--without-gossip"]
+    return _spawn(name, args, env, cwd)
+
+
+@dataclass
+class Api:
+    proc: Proc
+    port: int
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/graphql"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/graphql"
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+async def start_api(name: str, env: dict[str, str], cwd: Path) -> Api:
+    port = free_port()
+    args = [sys.executable, "-m", "uvicorn", "asgi:app", "--host", "127.0.0.1", "--port", str(port),
+            "--log-level", "warning"]
+    api = Api(_spawn(name, args, env, cwd), port)
+    await wait_healthy(api)
+    return api
+
+
+async def wait_healthy(api: Api, timeout: float = 30) -> None:
+    # A new process offers no readiness event: probe /healthz until it answers, or the process dies.
+    async with httpx.AsyncClient() as client:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            if api.proc.process.poll() is not None:
+                raise RuntimeError(f"{api.proc.name} exited; see {LOGS}/{api.proc.name}.log")
+            try:
+                if (await client.get(f"{api.base_url}/healthz")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            if asyncio.get_running_loop().time() > deadline:
+                raise RuntimeError(f"{api.proc.name} not healthy in {timeout}s")
+            await asyncio.sleep(0.05)
