@@ -33,6 +33,7 @@ class Stream:
     pause_after: int | None = None  # chunks sent before waiting for `gate`
     gate: asyncio.Event = field(default_factory=asyncio.Event)
     finish_reason: str = "stop"
+    interval: float = 0.0  # seconds between chunks, as a model's token pace
     started: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -114,6 +115,8 @@ class FakeOpenAI:
             for index, piece in enumerate(pieces):
                 if stream.pause_after is not None and index == stream.pause_after:
                     await stream.gate.wait()
+                if stream.interval:
+                    await asyncio.sleep(stream.interval)
                 yield _chunk(model, {"content": piece}, None)
             yield _chunk(model, {}, stream.finish_reason)
             yield b"data: [DONE]\n\n"
