@@ -41,15 +41,20 @@ class StuckClient:
             f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
             "Sec-WebSocket-Protocol: graphql-transport-ws\r\n\r\n".encode()
         )
+        received = b""
+        while b"\r\n\r\n" not in received:  # frames may only follow the 101 response
+            received += self._recv()
         self.sock.sendall(_frame({"type": "connection_init"}))
         self.sock.sendall(_frame({"id": "1", "type": "subscribe",
                                   "payload": {"query": query, "variables": variables}}))
-        received = b""
         while b'"next"' not in received:
-            chunk = self.sock.recv(256)
-            if not chunk:
-                raise ConnectionError(f"server closed the connection: {received!r}")
-            received += chunk
+            received += self._recv()
+
+    def _recv(self) -> bytes:
+        chunk = self.sock.recv(256)
+        if not chunk:
+            raise ConnectionError("the server closed the connection")
+        return chunk
 
     def close(self) -> None:
         self.sock.close()
