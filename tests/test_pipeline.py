@@ -6,7 +6,7 @@ import asyncio
 
 from tests.samples import CV, JOB_DESCRIPTION
 from tests.support.fake_openai import FakeOpenAI, Stream
-from tests.support.gql import assert_contiguous, get_job, improve_cv, stream_of, subscribe
+from tests.support.gql import assert_contiguous, final_output, get_job, improve_cv, stream_of, subscribe
 
 
 async def test_mutation_returns_queued_job_at_once(offline_stack):
@@ -31,7 +31,7 @@ async def test_subscription_receives_every_event_from_seq_1_to_the_terminal_one(
     progress = [e["progress"] for e in events]
     assert progress == sorted(progress) and progress[-1] == 100
     final = await get_job(offline_stack.http, job["id"])
-    streamed = "".join(e["delta"] for e in events if e["type"] == "OUTPUT")
+    streamed = final_output(events)
     assert final["state"] == "SUCCEEDED"
     assert final["result"]["text"] == streamed
     assert "## Experience" in streamed and "Owned the billing service" in streamed

@@ -121,3 +121,11 @@ def assert_contiguous(events: list[dict[str, Any]], first: int) -> None:
     assert seqs == list(range(first, first + len(seqs))), seqs
     assert events[-1]["state"] in {"SUCCEEDED", "FAILED", "CANCELLED"}
     assert all(e["state"] not in {"SUCCEEDED", "FAILED", "CANCELLED"} for e in events[:-1])
+
+
+def final_output(events: list[dict[str, Any]]) -> str:
+    """The text of the last attempt: a STARTED event means output starts over (a retry or a
+    redelivered task), exactly as a client must render it."""
+    starts = [i for i, e in enumerate(events) if e["type"] == "STARTED"]
+    tail = events[starts[-1]:] if starts else events
+    return "".join(e["delta"] for e in tail if e["type"] == "OUTPUT")
