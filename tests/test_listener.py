@@ -114,6 +114,7 @@ async def test_subscription_to_unknown_or_malformed_job_fails_clearly(offline_st
 
 
 async def test_graphql_transport_ws_is_the_protocol_spoken(offline_stack):
-    with pytest.raises(websockets.exceptions.InvalidHandshake):
+    with pytest.raises(websockets.exceptions.ConnectionClosedError) as closed:
         async with websockets.connect(offline_stack.ws, subprotocols=["graphql-ws"]) as ws:
             await asyncio.wait_for(ws.recv(), 5)
+    assert closed.value.rcvd.code == 4406
