@@ -2,7 +2,9 @@
 
 Models stream a few characters per chunk; one event per chunk would mean hundreds of Redis writes
 and WebSocket frames per second per job. A delta is released when `max_chars` have gathered or
-`max_ms` have passed since the last release, whichever comes first, and at the end.
+`max_ms` have passed since the last release, whichever comes first, and at the end. The first
+chunk goes out at once, so the user sees the answer begin without delay. (Time is only checked
+when a chunk arrives: if the model stalls, up to `max_chars` wait for its next chunk.)
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ def coalesce(
 ) -> Iterator[str]:
     pending: list[str] = []
     size = 0
-    last_release = clock()
+    last_release = float("-inf")
     for chunk in chunks:
         if not chunk:
             continue

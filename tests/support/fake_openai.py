@@ -58,6 +58,7 @@ class FakeOpenAI:
         self.scenarios: dict[str, list[Scripted]] = {}
         self.requests: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self.abandoned: dict[str, int] = defaultdict(int)
+        self._abandoned_changed = asyncio.Condition()
         self.port = free_port()
         self.app = Starlette(routes=[Route("/v1/chat/completions", self._complete, methods=["POST"])])
         self._server: uvicorn.Server | None = None
@@ -84,6 +85,16 @@ class FakeOpenAI:
         self._server.should_exit = True
         await self._task
 
+    async def wait_abandoned(self, name: str, count: int = 1) -> None:
+        """Until `count` streams of the scenario were dropped by the client before their end."""
+        async with self._abandoned_changed:
+            await self._abandoned_changed.wait_for(lambda: self.abandoned[name] >= count)
+
+    async def _record_abandoned(self, name: str) -> None:
+        async with self._abandoned_changed:
+            self.abandoned[name] += 1
+            self._abandoned_changed.notify_all()
+
     async def _complete(self, request: Request) -> Response:
         body = await request.json()
         text = " ".join(str(m.get("content", "")) for m in body.get("messages", []))
@@ -104,7 +115,7 @@ class FakeOpenAI:
         try:
             await asyncio.Event().wait()
         finally:
-            self.abandoned[name] += 1
+            await asyncio.shield(self._record_abandoned(name))
         yield b""  # pragma: no cover
 
     async def _sse(self, name: str, model: str, stream: Stream) -> AsyncIterator[bytes]:
@@ -123,7 +134,7 @@ class FakeOpenAI:
             finished = True
         finally:
             if not finished:
-                self.abandoned[name] += 1
+                await asyncio.shield(self._record_abandoned(name))
 
 
 def _chunk(model: str, delta: dict[str, str], finish_reason: str | None) -> bytes:

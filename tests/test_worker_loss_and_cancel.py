@@ -1,0 +1,78 @@
+"""C6: workers may die at any point; cancelling stops the work."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import start_stack
+from tests.samples import CV
+from tests.support.fake_openai import Stream
+from tests.support.gql import (
+    GraphQLErrors,
+    assert_contiguous,
+    cancel_job,
+    final_output,
+    get_job,
+    improve_cv,
+    stream_of,
+    subscribe,
+)
+
+TEXT = "A line of the rewritten CV.\n" * 50
+
+
+async def test_a_job_whose_worker_is_killed_is_redelivered_and_succeeds_once(redis_server, workdir, fake_openai):
+    # A prefork worker, as deployed; a short visibility timeout so the test need not wait an hour.
+    stack = await start_stack(
+        "t-kill", redis_server.url, workdir, pool="prefork", OPENAI_API_KEY="sk-test",
+        OPENAI_BASE_URL=fake_openai.base_url, BROKER_VISIBILITY_TIMEOUT="4", BROKER_RESTORE_INTERVAL="1",
+    )
+    try:
+        first_try = Stream(TEXT, chunk=20, pause_after=5)
+        marker = fake_openai.script("worker-killed", first_try, Stream(TEXT, chunk=20))
+        job = await improve_cv(stack.http, f"{CV}\n{marker}")
+        async with subscribe(stack.ws, job["id"], after_seq=0) as sub:
+            events = []
+            while not any(e["type"] == "OUTPUT" for e in events):
+                events += await sub.take(1)
+            await stack.workers[0].kill_hard()  # mid-output, no chance to clean up
+            await stack.add_worker("replacement", pool="prefork", concurrency=2)
+            events += await sub.until_complete()
+        assert_contiguous(events, first=1)
+        assert [e["type"] for e in events].count("SUCCEEDED") == 1
+        assert [e["type"] for e in events].count("STARTED") == 2
+        final = await get_job(stack.http, job["id"])
+        assert final["state"] == "SUCCEEDED" and final["attempts"] == 2
+        assert final["result"]["text"] == TEXT == final_output(events)
+    finally:
+        await stack.stop()
+
+
+async def test_cancelling_a_running_job_stops_its_output(ai_stack, fake_openai):
+    # Paced like a real model, so the stream is still going when the worker notices.
+    stream = Stream(TEXT * 20, chunk=20, pause_after=4, interval=0.002)
+    job = await improve_cv(ai_stack.http, f"{CV}\n{fake_openai.script('cancelled', stream)}")
+    async with subscribe(ai_stack.ws, job["id"], after_seq=0) as sub:
+        events = []
+        while not any(e["type"] == "OUTPUT" for e in events):
+            events += await sub.take(1)
+        cancelled = await cancel_job(ai_stack.http, job["id"])
+        assert cancelled["state"] == "CANCELLED"
+        stream.gate.set()  # the model would go on; the worker must not
+        events += await sub.until_complete()
+    assert_contiguous(events, first=1)
+    assert events[-1]["type"] == "CANCELLED"
+    assert (await get_job(ai_stack.http, job["id"]))["state"] == "CANCELLED"
+    # The worker closed the model's stream instead of reading it to the end.
+    await fake_openai.wait_abandoned("cancelled")
+    # Nothing was written after the cancellation, however late the worker noticed.
+    assert await stream_of(ai_stack.ws, job["id"], after_seq=0) == events
+
+
+async def test_cancelling_a_finished_job_is_a_clear_error(offline_stack):
+    job = await improve_cv(offline_stack.http, CV)
+    await stream_of(offline_stack.ws, job["id"])
+    with pytest.raises(GraphQLErrors) as error:
+        await cancel_job(offline_stack.http, job["id"])
+    assert error.value.codes == ["JOB_FINISHED"]
+    assert (await get_job(offline_stack.http, job["id"]))["state"] == "SUCCEEDED"
