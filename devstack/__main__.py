@@ -83,7 +83,8 @@ def main() -> int:
             redis = start_redis(Path(settings.data_dir) / "redis", preexec_fn=_child_setup,
                                 start_new_session=True)
             env["REDIS_URL"] = redis.url
-            print(f"devstack: embedded Redis at {redis.url} (data in {redis.data_dir})", flush=True)
+            print(f"devstack: started redis (pid {redis.process.pid}), embedded, at {redis.url} "
+                  f"(data in {redis.data_dir})", flush=True)
         python = sys.executable
         children.append(("worker", _spawn("worker", [python, "-m", "celery", "-A", "jobs", "worker",
                                                      "--loglevel=INFO"], env), 30.0))
