@@ -19,6 +19,8 @@ run: $(STAMP)
 	exec $(BIN)/python -m devstack
 
 test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy .
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)

@@ -39,13 +39,18 @@ async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
     keys = Keys(settings.key_prefix)
     # A blocking pool: a burst of subscribers waits for a free connection instead of failing.
     pool = BlockingConnectionPool.from_url(
-        settings.redis_url, max_connections=settings.redis_max_connections, timeout=10,
-        health_check_interval=30, socket_keepalive=True,
+        settings.redis_url,
+        max_connections=settings.redis_max_connections,
+        timeout=10,
+        health_check_interval=30,
+        socket_keepalive=True,
     )
     redis = Redis(connection_pool=pool)
     # The listener heals its own connection (graph/listener.py): no silent redis-py retries.
     listener_redis = Redis.from_url(
-        settings.redis_url, retry=Retry(NoBackoff(), 0), socket_keepalive=True,
+        settings.redis_url,
+        retry=Retry(NoBackoff(), 0),
+        socket_keepalive=True,
         client_name=f"{settings.key_prefix}-listener",
     )
     listener = Listener(listener_redis, settings.subscriber_queue_size, settings.listener_give_up_seconds)
@@ -74,8 +79,11 @@ async def healthz(request: Request) -> JSONResponse:
     except Exception:
         redis_ok = False
     healthy = redis_ok and services.listener.connected
-    body = {"status": "ok" if healthy else "degraded", "redis": redis_ok,
-            "listener": services.listener.connected}
+    body = {
+        "status": "ok" if healthy else "degraded",
+        "redis": redis_ok,
+        "listener": services.listener.connected,
+    }
     return JSONResponse(body, status_code=200 if healthy else 503)
 
 

@@ -25,10 +25,10 @@ import websockets
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from devstack.redis_server import start_redis  # noqa: E402
-from tests.samples import CV  # noqa: E402
-from tests.support.gql import improve_cv  # noqa: E402
-from tests.support.processes import start_api, start_worker  # noqa: E402
+from devstack.redis_server import start_redis
+from tests.samples import CV
+from tests.support.gql import improve_cv
+from tests.support.processes import start_api, start_worker
 
 QUERY = "subscription($j: ID!) { jobUpdates(jobId: $j) { seq type state delta at } }"
 
@@ -49,8 +49,9 @@ async def open_subscription(ws_url: str, job_id: str):
     ws = await websockets.connect(ws_url, subprotocols=["graphql-transport-ws"], max_size=None)
     await ws.send(json.dumps({"type": "connection_init"}))
     assert json.loads(await ws.recv())["type"] == "connection_ack"
-    await ws.send(json.dumps({"id": "1", "type": "subscribe",
-                              "payload": {"query": QUERY, "variables": {"j": job_id}}}))
+    await ws.send(
+        json.dumps({"id": "1", "type": "subscribe", "payload": {"query": QUERY, "variables": {"j": job_id}}})
+    )
     first = json.loads(await ws.recv())  # the current state: QUEUED
     assert first["type"] == "next", first
     return ws
@@ -97,12 +98,18 @@ async def run(subscriptions: int, jobs: int) -> None:
         print(f"latency p50             {statistics.median(latencies) * 1000:.1f} ms")
         print(f"latency p99             {latencies[int(len(latencies) * 0.99) - 1] * 1000:.1f} ms")
         print(f"events/s delivered      {len(latencies) / duration:,.0f} (one API process)")
-        print(f"API CPU per delivery    {api_cpu / len(latencies) * 1e6:.0f} µs "
-              f"({api_cpu:.1f} s CPU over {duration:.1f} s)")
-        print(f"jobs/s completed        {jobs / (max(receipts) - started):.1f} (one worker, 2 processes,"
-              " including its start-up)")
-        print(f"API RSS per subscription {(rss_after - rss_before) / subscriptions:.1f} KiB "
-              f"(API RSS {rss_after / 1024:.0f} MiB)")
+        print(
+            f"API CPU per delivery    {api_cpu / len(latencies) * 1e6:.0f} µs "
+            f"({api_cpu:.1f} s CPU over {duration:.1f} s)"
+        )
+        print(
+            f"jobs/s completed        {jobs / (max(receipts) - started):.1f} (one worker, 2 processes,"
+            " including its start-up)"
+        )
+        print(
+            f"API RSS per subscription {(rss_after - rss_before) / subscriptions:.1f} KiB "
+            f"(API RSS {rss_after / 1024:.0f} MiB)"
+        )
     finally:
         if worker is not None:
             await worker.stop()

@@ -80,16 +80,43 @@ def main() -> int:
     children: list[tuple[str, subprocess.Popen[bytes], float]] = []
     try:
         if "redis_url" not in settings.model_fields_set:
-            redis = start_redis(Path(settings.data_dir) / "redis", preexec_fn=_child_setup,
-                                start_new_session=True)
+            redis = start_redis(
+                Path(settings.data_dir) / "redis", preexec_fn=_child_setup, start_new_session=True
+            )
             env["REDIS_URL"] = redis.url
-            print(f"devstack: started redis (pid {redis.process.pid}), embedded, at {redis.url} "
-                  f"(data in {redis.data_dir})", flush=True)
+            print(
+                f"devstack: started redis (pid {redis.process.pid}), embedded, at {redis.url} "
+                f"(data in {redis.data_dir})",
+                flush=True,
+            )
         python = sys.executable
-        children.append(("worker", _spawn("worker", [python, "-m", "celery", "-A", "jobs", "worker",
-                                                     "--loglevel=INFO"], env), 30.0))
-        children.append(("api", _spawn("api", [python, "-m", "uvicorn", "asgi:app", "--host",
-                                               settings.api_host, "--port", str(settings.api_port)], env), 15.0))
+        children.append(
+            (
+                "worker",
+                _spawn("worker", [python, "-m", "celery", "-A", "jobs", "worker", "--loglevel=INFO"], env),
+                30.0,
+            )
+        )
+        children.append(
+            (
+                "api",
+                _spawn(
+                    "api",
+                    [
+                        python,
+                        "-m",
+                        "uvicorn",
+                        "asgi:app",
+                        "--host",
+                        settings.api_host,
+                        "--port",
+                        str(settings.api_port),
+                    ],
+                    env,
+                ),
+                15.0,
+            )
+        )
         base = f"http://{settings.api_host}:{settings.api_port}"
         if not _wait_healthy(f"{base}/healthz", [p for _, p, _ in children]):
             print("devstack: the API did not become healthy; stopping", flush=True)

@@ -54,20 +54,29 @@ class RedisServer:
                 self.process.wait()
 
 
-def start_redis(data_dir: Path, port: int | None = None, ready_timeout: float = 15.0,
-                **popen_kwargs: object) -> RedisServer:
+def start_redis(
+    data_dir: Path, port: int | None = None, ready_timeout: float = 15.0, **popen_kwargs: object
+) -> RedisServer:
     data_dir.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
     args = [
         redis_server_binary(),
-        "--bind", "127.0.0.1",
-        "--port", str(port),
-        "--dir", str(data_dir.resolve()),
-        "--appendonly", "yes",  # C8: jobs survive a restart
-        "--appendfsync", "everysec",
-        "--save", "",
-        "--logfile", "redis.log",
-        "--daemonize", "no",
+        "--bind",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--dir",
+        str(data_dir.resolve()),
+        "--appendonly",
+        "yes",  # C8: jobs survive a restart
+        "--appendfsync",
+        "everysec",
+        "--save",
+        "",
+        "--logfile",
+        "redis.log",
+        "--daemonize",
+        "no",
     ]
     process = subprocess.Popen(args, stdin=subprocess.DEVNULL, **popen_kwargs)  # type: ignore[call-overload]
     server = RedisServer(process, port, data_dir)
@@ -83,7 +92,7 @@ def _wait_until_ready(server: RedisServer, timeout: float) -> None:
     try:
         while True:
             if server.process.poll() is not None:
-                log = (server.data_dir / "redis.log")
+                log = server.data_dir / "redis.log"
                 tail = log.read_text()[-2000:] if log.exists() else ""
                 raise RuntimeError(f"redis-server exited with {server.process.returncode}:\n{tail}")
             try:

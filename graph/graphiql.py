@@ -26,7 +26,9 @@ def graphiql_html() -> str:
     html = get_graphql_ide_html(graphql_ide="graphiql")
     for cdn_url, filename in _CDN_TO_LOCAL.items():
         if cdn_url not in html:
-            raise RuntimeError(f"Strawberry's GraphiQL page no longer references {cdn_url}; "
-                               "update graph/static/graphiql to the versions it uses")
+            raise RuntimeError(
+                f"Strawberry's GraphiQL page no longer references {cdn_url}; "
+                "update graph/static/graphiql to the versions it uses"
+            )
         html = html.replace(cdn_url, f"{ASSETS_PATH}/{filename}")
     return html

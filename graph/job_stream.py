@@ -31,10 +31,10 @@ async def job_events(
                     last = event.seq
             if replay.record.state.terminal and last >= replay.record.seq:
                 return
-            while (event := await _next_in_order(inbox, last)) is not None:
-                yield event
-                last = event.seq
-                if event.state.terminal:
+            while (live := await _next_in_order(inbox, last)) is not None:
+                yield live
+                last = live.seq
+                if live.state.terminal:
                     return
             replay = await store.replay(job_id, last)
 

@@ -82,7 +82,9 @@ class ListenerStats:
 
 
 class Listener:
-    def __init__(self, redis: Redis, queue_size: int, give_up_seconds: float, idle_probe_seconds: float = 15.0) -> None:
+    def __init__(
+        self, redis: Redis, queue_size: int, give_up_seconds: float, idle_probe_seconds: float = 15.0
+    ) -> None:
         # `redis` must not retry on its own (see module docstring): build it with retries=0.
         self._redis = redis
         self._queue_size = queue_size
@@ -193,7 +195,7 @@ class Listener:
     async def _connect(self, resync: bool) -> None:
         pubsub = self._redis.pubsub()
         self._pubsub = pubsub
-        await pubsub.connect()
+        await pubsub.connect()  # type: ignore[no-untyped-call]
         async with self._lock:
             channels = list(self._subs)
             self._sent = set(channels)
@@ -249,8 +251,11 @@ class Listener:
             if not sub.push(event):
                 self.stats.dropped_subscribers += 1
                 log.warning("dropping a subscriber of %s: %d events behind", channel, self._queue_size)
-                sub.end(SlowSubscriber("this subscription fell too far behind and was dropped; "
-                                       "subscribe again with afterSeq"))
+                sub.end(
+                    SlowSubscriber(
+                        "this subscription fell too far behind and was dropped; subscribe again with afterSeq"
+                    )
+                )
                 self._forget(sub)
 
     def _disconnected(self) -> None:
@@ -271,4 +276,4 @@ class Listener:
 
 async def _close_quietly(pubsub: PubSub) -> None:
     with contextlib.suppress(RedisError, OSError):
-        await pubsub.aclose()
+        await pubsub.aclose()  # type: ignore[no-untyped-call]

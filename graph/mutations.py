@@ -22,8 +22,10 @@ log = logging.getLogger(__name__)
 
 @strawberry.type
 class Mutation:
-    @strawberry.mutation(description="Rewrite a CV for a target position. Returns the queued job "
-                         "at once; follow it with the jobUpdates subscription.")
+    @strawberry.mutation(
+        description="Rewrite a CV for a target position. Returns the queued job "
+        "at once; follow it with the jobUpdates subscription."
+    )
     async def improve_cv(self, info: Info[Context, None], input: ImproveCvInput) -> Job:
         services = info.context.services
         request = validation.improve_request(

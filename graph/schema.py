@@ -9,4 +9,6 @@ from graph.mutations import Mutation
 from graph.queries import Query
 from graph.subscriptions import Subscription
 
-schema = strawberry.Schema(query=Query, mutation=Mutation, subscription=Subscription, extensions=[ErrorMapping])
+schema = strawberry.Schema(
+    query=Query, mutation=Mutation, subscription=Subscription, extensions=[ErrorMapping]
+)

@@ -30,17 +30,20 @@ def text(field: str, value: str | None, max_chars: int, *, required: bool) -> st
             raise InvalidInput(field, f"{field} must not be empty")
         return None
     if len(cleaned) > max_chars:
-        raise InvalidInput(field, f"{field} is {len(cleaned)} characters; the limit is {max_chars}",
-                           code="INPUT_TOO_LONG")
+        raise InvalidInput(
+            field, f"{field} is {len(cleaned)} characters; the limit is {max_chars}", code="INPUT_TOO_LONG"
+        )
     return cleaned
 
 
-def improve_request(settings: Settings, cv_text: str, position: str, job_description: str | None,
-                    prompt: str | None) -> ImproveRequest:
+def improve_request(
+    settings: Settings, cv_text: str, position: str, job_description: str | None, prompt: str | None
+) -> ImproveRequest:
     return ImproveRequest(
         cv_text=text("cvText", cv_text, settings.cv_text_max_chars, required=True) or "",
         position=text("position", position, settings.position_max_chars, required=True) or "",
-        job_description=text("jobDescription", job_description, settings.job_description_max_chars,
-                             required=False),
+        job_description=text(
+            "jobDescription", job_description, settings.job_description_max_chars, required=False
+        ),
         prompt=text("prompt", prompt, settings.prompt_max_chars, required=False),
     )

@@ -20,11 +20,11 @@ class GraphQLView(GraphQL[Context, None]):
         super().__init__(schema, subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL])
         self._graphiql = graphiql_html()
 
-    async def get_context(self, request: Request | WebSocket, response: Response | WebSocket | None) -> Context:
+    async def get_context(
+        self, request: Request | WebSocket, response: Response | WebSocket | None
+    ) -> Context:
         services: Services = request.state.services
         return Context(services=services, request=request, response=response)
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
         return HTMLResponse(self._graphiql)
-
-

@@ -13,7 +13,9 @@ from jobs.run import JobRun
 GENERATING_FROM, GENERATING_TO = 10, 95
 
 
-def improve_cv(run: JobRun, request: ImproveRequest, engine: Engine, flush_chars: int, flush_ms: int) -> JobResult:
+def improve_cv(
+    run: JobRun, request: ImproveRequest, engine: Engine, flush_chars: int, flush_ms: int
+) -> JobResult:
     run.progress(5, Stage.ANALYZING, f"Reading the CV ({len(request.cv_text.split())} words)")
     run.progress(GENERATING_FROM, Stage.GENERATING, f"Rewriting for {request.position} with {engine.model}")
     expected = max(len(request.cv_text), 1)

@@ -12,10 +12,10 @@ Key layout (`<p>` is `Settings.key_prefix`):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 
-class JobState(str, Enum):
+class JobState(StrEnum):
     QUEUED = "QUEUED"
     RUNNING = "RUNNING"
     RETRYING = "RETRYING"
@@ -32,7 +32,7 @@ TERMINAL_STATES = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCE
 ACTIVE_STATES = frozenset(JobState) - TERMINAL_STATES
 
 
-class EventType(str, Enum):
+class EventType(StrEnum):
     CREATED = "CREATED"
     STARTED = "STARTED"
     PROGRESS = "PROGRESS"
@@ -43,11 +43,11 @@ class EventType(str, Enum):
     CANCELLED = "CANCELLED"
 
 
-class JobKind(str, Enum):
+class JobKind(StrEnum):
     IMPROVE_CV = "IMPROVE_CV"
 
 
-class Stage(str, Enum):
+class Stage(StrEnum):
     QUEUED = "queued"
     ANALYZING = "analyzing"
     GENERATING = "generating"

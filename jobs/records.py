@@ -59,4 +59,3 @@ class JobRecord:
             created_at=float(h["created_at"]),
             updated_at=float(h["updated_at"]),
         )
-

@@ -5,6 +5,7 @@ the write (and the run stops) instead of interleaving with the new owner.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
 
@@ -50,7 +51,9 @@ class JobRun:
                     state=JobState.RUNNING,
                     progress=0,
                     stage=Stage.ANALYZING.value,
-                    message="Started" if record.attempts == 0 else f"Started again (attempt {record.attempts + 1})",
+                    message="Started"
+                    if record.attempts == 0
+                    else f"Started again (attempt {record.attempts + 1})",
                     fields={"runner": self.token},
                     incr={"attempts": 1},
                     reset_output=True,
@@ -95,16 +98,27 @@ class JobRun:
 
     def fail(self, error: ErrorInfo) -> JobEvent:
         return self._emit(
-            Change(type=EventType.FAILED, require=[JobState.RUNNING], runner=self.token,
-                   state=JobState.FAILED, error=error, message=error.message)
+            Change(
+                type=EventType.FAILED,
+                require=[JobState.RUNNING],
+                runner=self.token,
+                state=JobState.FAILED,
+                error=error,
+                message=error.message,
+            )
         )
 
     def _emit_unfenced_failure(self, error: ErrorInfo) -> None:
-        try:
-            self._emit(Change(type=EventType.FAILED, require=ACTIVE_STATES, state=JobState.FAILED,
-                              error=error, message=error.message))
-        except JobClosed:
-            pass
+        with contextlib.suppress(JobClosed):
+            self._emit(
+                Change(
+                    type=EventType.FAILED,
+                    require=ACTIVE_STATES,
+                    state=JobState.FAILED,
+                    error=error,
+                    message=error.message,
+                )
+            )
 
     def _running(self, type_: EventType, **changes: object) -> JobEvent:
         return self._emit(Change(type=type_, require=[JobState.RUNNING], runner=self.token, **changes))  # type: ignore[arg-type]

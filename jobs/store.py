@@ -73,7 +73,9 @@ class JobStore:
     async def replay(self, job_id: str, after_seq: int | None) -> Replay:
         """The record and the logged events after `after_seq` (None: only the latest one)."""
         after = -1 if after_seq is None else after_seq
-        reply = await self._read_script(keys=[self._keys.job(job_id), self._keys.job_log(job_id)], args=[after])
+        reply = await self._read_script(
+            keys=[self._keys.job(job_id), self._keys.job_log(job_id)], args=[after]
+        )
         if not reply:
             raise NotFound(f"job {job_id} does not exist")
         flat, events = reply
@@ -94,8 +96,13 @@ class JobStore:
     async def fail(self, job_id: str, error: ErrorInfo) -> JobEvent:
         return await self.emit(
             job_id,
-            Change(type=EventType.FAILED, require=ACTIVE_STATES, state=JobState.FAILED, error=error,
-                   message=error.message),
+            Change(
+                type=EventType.FAILED,
+                require=ACTIVE_STATES,
+                state=JobState.FAILED,
+                error=error,
+                message=error.message,
+            ),
         )
 
     async def emit(self, job_id: str, change: Change) -> JobEvent:

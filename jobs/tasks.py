@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from functools import cache
 from typing import Any
@@ -70,7 +71,5 @@ def _retry_or_fail(task: Task[Any, Any], run: JobRun, error: TransientAIError, s
 
 
 def _end_quietly(run: JobRun, error: ErrorInfo) -> None:
-    try:
+    with contextlib.suppress(JobClosed, Superseded):
         run.fail(error)
-    except (JobClosed, Superseded):
-        pass

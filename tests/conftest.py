@@ -94,9 +94,15 @@ async def fake_openai() -> AsyncIterator[FakeOpenAI]:
 @pytest.fixture(scope="session")
 async def ai_stack(redis_server: RedisServer, workdir: Path, fake_openai: FakeOpenAI) -> AsyncIterator[Stack]:
     stack = await start_stack(
-        "t-ai", redis_server.url, workdir,
-        OPENAI_API_KEY="sk-test", OPENAI_BASE_URL=fake_openai.base_url, OPENAI_MODEL="fake-model",
-        OPENAI_TIMEOUT_SECONDS="20", AI_RETRY_BASE_SECONDS="0.1", AI_MAX_RETRIES="3",
+        "t-ai",
+        redis_server.url,
+        workdir,
+        OPENAI_API_KEY="sk-test",
+        OPENAI_BASE_URL=fake_openai.base_url,
+        OPENAI_MODEL="fake-model",
+        OPENAI_TIMEOUT_SECONDS="20",
+        AI_RETRY_BASE_SECONDS="0.1",
+        AI_MAX_RETRIES="3",
     )
     yield stack
     await stack.stop()

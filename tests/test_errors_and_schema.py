@@ -74,7 +74,10 @@ async def test_errors_never_carry_tracebacks(offline_stack):
 def test_schema_graphql_is_current():
     exported = subprocess.run(
         [sys.executable, "-m", "strawberry", "export-schema", "graph.schema:schema"],
-        cwd=ROOT, capture_output=True, text=True, check=True,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     assert exported.strip() == (ROOT / "schema.graphql").read_text().strip(), "run `make schema`"
 

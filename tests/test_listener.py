@@ -10,8 +10,17 @@ import websockets
 
 from tests.samples import CV
 from tests.support.fake_openai import FakeOpenAI, Stream
+from tests.support.gql import (
+    EVENT_FIELDS,
+    GraphQLErrors,
+    assert_contiguous,
+    final_output,
+    get_job,
+    improve_cv,
+    stream_of,
+    subscribe,
+)
 from tests.support.stuck_client import StuckClient
-from tests.support.gql import EVENT_FIELDS, GraphQLErrors, assert_contiguous, final_output, get_job, improve_cv, stream_of, subscribe
 
 
 async def _metric(base_url: str, name: str) -> int:
@@ -20,9 +29,15 @@ async def _metric(base_url: str, name: str) -> int:
     return int(next(line.split()[1] for line in text.splitlines() if line.startswith(f"{name} ")))
 
 
-async def _paused_job(stack, fake_openai: FakeOpenAI, name: str, pause_after: int = 5,
-                      text: str = "A rewritten line of the CV.\n" * 40, chunk: int = 30,
-                      interval: float = 0.0):
+async def _paused_job(
+    stack,
+    fake_openai: FakeOpenAI,
+    name: str,
+    pause_after: int = 5,
+    text: str = "A rewritten line of the CV.\n" * 40,
+    chunk: int = 30,
+    interval: float = 0.0,
+):
     stream = Stream(text, chunk=chunk, pause_after=pause_after, interval=interval)
     job = await improve_cv(stack.http, f"{CV}\n{fake_openai.script(name, stream)}")
     return job, stream
@@ -31,8 +46,11 @@ async def _paused_job(stack, fake_openai: FakeOpenAI, name: str, pause_after: in
 async def test_one_pubsub_connection_per_api_process_serves_all_subscriptions(ai_stack, fake_openai, redis):
     paused = [await _paused_job(ai_stack, fake_openai, f"one-conn-{i}") for i in range(5)]
     async with contextlib_stack() as stack:
-        subs = [await stack.enter_async_context(subscribe(ai_stack.ws, job["id"], after_seq=0))
-                for job, _ in paused for _ in range(6)]
+        subs = [
+            await stack.enter_async_context(subscribe(ai_stack.ws, job["id"], after_seq=0))
+            for job, _ in paused
+            for _ in range(6)
+        ]
         for sub in subs:
             await sub.take(1)
         assert await _metric(ai_stack.api.base_url, "cvi_subscriptions") == 30
@@ -56,8 +74,10 @@ def contextlib_stack():
 async def test_killing_the_pubsub_connection_mid_job_loses_no_event(ai_stack, fake_openai, redis):
     job, stream = await _paused_job(ai_stack, fake_openai, "kill-pubsub")
     reconnects = await _metric(ai_stack.api.base_url, "cvi_listener_reconnects_total")
-    async with subscribe(ai_stack.ws, job["id"], after_seq=0) as first, \
-            subscribe(ai_stack.ws, job["id"], after_seq=0) as second:
+    async with (
+        subscribe(ai_stack.ws, job["id"], after_seq=0) as first,
+        subscribe(ai_stack.ws, job["id"], after_seq=0) as second,
+    ):
         before = await first.take(3)
         killed = await redis.client_kill_filter(_type="pubsub", skipme=True)
         assert killed >= 1
@@ -73,11 +93,14 @@ async def test_killing_the_pubsub_connection_mid_job_loses_no_event(ai_stack, fa
 async def test_a_subscriber_that_never_reads_is_dropped_without_delaying_others(ai_stack, fake_openai):
     # Big events and a short inbox, so that the stuck client's buffers fill quickly.
     api = await ai_stack.add_api("small-queues", SUBSCRIBER_QUEUE_SIZE="32", STREAM_FLUSH_CHARS="4000")
-    job, stream = await _paused_job(ai_stack, fake_openai, "never-reads", pause_after=1,
-                                    text="x" * 8_000_000, chunk=4000, interval=0.001)
+    job, stream = await _paused_job(
+        ai_stack, fake_openai, "never-reads", pause_after=1, text="x" * 8_000_000, chunk=4000, interval=0.001
+    )
     stuck = StuckClient(api.port)
-    await stuck.subscribe(f"subscription($j: ID!) {{ jobUpdates(jobId: $j, afterSeq: 0) {{ {EVENT_FIELDS} }} }}",
-                          {"j": job["id"]})
+    await stuck.subscribe(
+        f"subscription($j: ID!) {{ jobUpdates(jobId: $j, afterSeq: 0) {{ {EVENT_FIELDS} }} }}",
+        {"j": job["id"]},
+    )
     try:
         async with subscribe(api.ws_url, job["id"], after_seq=0) as reader:
             first = await reader.take(2)

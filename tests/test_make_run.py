@@ -21,8 +21,14 @@ class MakeRun:
     def __init__(self, data_dir: Path, port: int) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("REDIS_", "OPENAI_", "MAKE"))}
         env.update(DATA_DIR=str(data_dir), API_PORT=str(port), KEY_PREFIX="t-makerun")
-        self.process = subprocess.Popen(["make", "--no-print-directory", "run"], cwd=ROOT, env=env,
-                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.process = subprocess.Popen(
+            ["make", "--no-print-directory", "run"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         self.output: list[str] = []
 
     def wait_for_url(self) -> str:

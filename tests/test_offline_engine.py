@@ -13,8 +13,13 @@ def test_rewrite_normalises_sections_bullets_and_wording():
     text = rewrite(ImproveRequest(CV, "Senior Python Engineer", JOB_DESCRIPTION))
     assert text.startswith("# Jane Doe\n\njane.doe@example.com | +44 20 7946 0958 | Leeds, UK\n")
     headings = [line for line in text.splitlines() if line.startswith("## ")]
-    assert headings == ["## Summary", "## Experience", "## Skills", "## Education",
-                        "## Suggestions (remove before sending)"]
+    assert headings == [
+        "## Summary",
+        "## Experience",
+        "## Skills",
+        "## Education",
+        "## Suggestions (remove before sending)",
+    ]
     assert "- Owned the billing service in Python and PostgreSQL, handling 2M invoices a month" in text
     assert "- Delivered the migration to Kubernetes to cut hosting costs by 30%" in text
     assert "- Contributed to on-call rotation for 12 services" in text
@@ -45,6 +50,8 @@ def test_keywords_keep_symbols_and_match_whole_words():
 
 def test_coalesce_releases_the_first_chunk_then_by_size_or_time():
     ticks = iter([0.0, 0.01, 0.02, 0.03, 0.2, 0.21])
-    out = list(coalesce(["ab", "cd", "ef", "gh", "ij", "kl"], max_chars=5, max_ms=100, clock=lambda: next(ticks)))
+    out = list(
+        coalesce(["ab", "cd", "ef", "gh", "ij", "kl"], max_chars=5, max_ms=100, clock=lambda: next(ticks))
+    )
     assert out == ["ab", "cdefgh", "ij", "kl"]
     assert "".join(out) == "abcdefghijkl"

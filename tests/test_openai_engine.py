@@ -33,8 +33,9 @@ async def test_streamed_chunks_become_coalesced_output_deltas(ai_stack, fake_ope
 
 
 async def test_429_with_retry_after_is_retried_then_succeeds(ai_stack, fake_openai):
-    events, job = await _run(ai_stack, fake_openai, "rate-limited",
-                             Fail(429, headers={"retry-after": "0.3"}), Stream(REWRITE))
+    events, job = await _run(
+        ai_stack, fake_openai, "rate-limited", Fail(429, headers={"retry-after": "0.3"}), Stream(REWRITE)
+    )
     states = [e["state"] for e in events]
     retry = next(e for e in events if e["type"] == "RETRYING")
     assert retry["error"]["code"] == "AI_RATE_LIMITED"
@@ -76,9 +77,14 @@ async def test_permanent_model_errors_fail_with_their_code(ai_stack, fake_openai
 
 async def test_a_model_that_stops_answering_times_out_and_is_retried(redis_server, workdir, fake_openai):
     stack = await start_stack(
-        "t-ai-timeout", redis_server.url, workdir, OPENAI_API_KEY="sk-test",
-        OPENAI_BASE_URL=fake_openai.base_url, OPENAI_TIMEOUT_SECONDS="0.5",
-        AI_RETRY_BASE_SECONDS="0.1", AI_MAX_RETRIES="1",
+        "t-ai-timeout",
+        redis_server.url,
+        workdir,
+        OPENAI_API_KEY="sk-test",
+        OPENAI_BASE_URL=fake_openai.base_url,
+        OPENAI_TIMEOUT_SECONDS="0.5",
+        AI_RETRY_BASE_SECONDS="0.1",
+        AI_MAX_RETRIES="1",
     )
     try:
         events, job = await _run(stack, fake_openai, "hangs-then-answers", Hang(), Stream(REWRITE))

@@ -59,8 +59,10 @@ async def test_late_subscribers_mid_job_get_exactly_the_missing_events(ai_stack,
             seen += await first.take(1)
         # The job is now paused mid-output: join late, with and without afterSeq.
         current = await get_job(ai_stack.http, job["id"])
-        async with subscribe(ai_stack.ws, job["id"]) as late, \
-                subscribe(ai_stack.ws, job["id"], after_seq=2) as resumed:
+        async with (
+            subscribe(ai_stack.ws, job["id"]) as late,
+            subscribe(ai_stack.ws, job["id"], after_seq=2) as resumed,
+        ):
             head = await late.take(1)
             assert head[0]["seq"] == current["seq"]  # the current state first
             stream.gate.set()
@@ -69,7 +71,7 @@ async def test_late_subscribers_mid_job_get_exactly_the_missing_events(ai_stack,
         everything = seen + await first.until_complete()
 
     assert_contiguous(everything, first=1)
-    assert head + rest_of_late == everything[current["seq"] - 1:]
+    assert head + rest_of_late == everything[current["seq"] - 1 :]
     assert from_resumed == everything[2:]
 
 

@@ -21,11 +21,19 @@ from tests.support.gql import (
 TEXT = "A line of the rewritten CV.\n" * 50
 
 
-async def test_a_job_whose_worker_is_killed_is_redelivered_and_succeeds_once(redis_server, workdir, fake_openai):
+async def test_a_job_whose_worker_is_killed_is_redelivered_and_succeeds_once(
+    redis_server, workdir, fake_openai
+):
     # A prefork worker, as deployed; a short visibility timeout so the test need not wait an hour.
     stack = await start_stack(
-        "t-kill", redis_server.url, workdir, pool="prefork", OPENAI_API_KEY="sk-test",
-        OPENAI_BASE_URL=fake_openai.base_url, BROKER_VISIBILITY_TIMEOUT="4", BROKER_RESTORE_INTERVAL="1",
+        "t-kill",
+        redis_server.url,
+        workdir,
+        pool="prefork",
+        OPENAI_API_KEY="sk-test",
+        OPENAI_BASE_URL=fake_openai.base_url,
+        BROKER_VISIBILITY_TIMEOUT="4",
+        BROKER_RESTORE_INTERVAL="1",
     )
     try:
         first_try = Stream(TEXT, chunk=20, pause_after=5)

@@ -20,8 +20,15 @@ from jobs.engines.keywords import contains_word, find_word, top_keywords
 
 SECTION_ALIASES = {
     "Summary": ("summary", "profile", "professional summary", "about", "about me", "objective"),
-    "Experience": ("experience", "work experience", "professional experience", "employment",
-                   "employment history", "work history", "career history"),
+    "Experience": (
+        "experience",
+        "work experience",
+        "professional experience",
+        "employment",
+        "employment history",
+        "work history",
+        "career history",
+    ),
     "Projects": ("projects", "personal projects", "selected projects"),
     "Skills": ("skills", "technical skills", "core competencies", "competencies", "key skills"),
     "Education": ("education", "academic background", "qualifications"),
@@ -49,7 +56,7 @@ REPHRASINGS = (
     (r"\bdue to the fact that\b", "because"),
     (r"\b(very|really|basically|actually|quite) ", ""),
 )
-_BULLET = re.compile(r"^\s*(?:[-*•·▪‣◦○–]|\d+[.)])\s+")
+_BULLET = re.compile(r"^\s*(?:[-*•·▪‣◦○\u2013]|\d+[.)])\s+")  # \u2013: en dash
 
 
 @dataclass
@@ -62,8 +69,7 @@ class OfflineEngine:
     model = "offline-rewriter-1"
 
     def stream(self, request: ImproveRequest) -> Iterator[str]:
-        for line in rewrite(request).splitlines(keepends=True):
-            yield line
+        yield from rewrite(request).splitlines(keepends=True)
 
 
 def rewrite(request: ImproveRequest) -> str:
@@ -81,9 +87,13 @@ def rewrite(request: ImproveRequest) -> str:
         body = reorder_skills(section.lines, present) if section.title == "Skills" else section.lines
         out += [f"## {section.title}", "", *render_lines(body), ""]
     if missing:
-        out += ["## Suggestions (remove before sending)", "",
-                "Terms from the job description that the CV does not show yet; add them only "
-                "where they are true: " + ", ".join(missing) + ".", ""]
+        out += [
+            "## Suggestions (remove before sending)",
+            "",
+            "Terms from the job description that the CV does not show yet; add them only "
+            "where they are true: " + ", ".join(missing) + ".",
+            "",
+        ]
     return "\n".join(out).rstrip() + "\n"
 
 
@@ -143,7 +153,7 @@ def render_lines(lines: list[str]) -> list[str]:
                 out.append("")
             continue
         bullet = _BULLET.match(line)
-        out.append(f"- {tighten(line[bullet.end():])}" if bullet else tighten(line))
+        out.append(f"- {tighten(line[bullet.end() :])}" if bullet else tighten(line))
     while out and not out[-1]:
         out.pop()
     return out
@@ -156,7 +166,7 @@ def tighten(text: str) -> str:
         if count:
             break
     for pattern, replacement in REPHRASINGS:
-        text = re.sub(pattern, replacement, text, flags=re.IGNORECASE)  # type: ignore[call-overload]
+        text = re.sub(pattern, replacement, text, flags=re.IGNORECASE)
     text = text.rstrip(".").strip()
     return text[:1].upper() + text[1:]
 

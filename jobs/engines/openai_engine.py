@@ -52,8 +52,9 @@ class OpenAIEngine:
                     if choice.delta and choice.delta.content:
                         yield choice.delta.content
                     if choice.finish_reason == "content_filter":
-                        raise PermanentAIError("the model's content filter stopped the answer",
-                                               code="AI_CONTENT_FILTERED")
+                        raise PermanentAIError(
+                            "the model's content filter stopped the answer", code="AI_CONTENT_FILTERED"
+                        )
         except openai.OpenAIError as e:
             raise classify(e) from e
 
@@ -67,11 +68,15 @@ def classify(error: openai.OpenAIError) -> AIError:
     if isinstance(error, openai.RateLimitError):
         if _error_code(error) == "insufficient_quota":
             return PermanentAIError("the model account is out of quota", code="AI_QUOTA_EXCEEDED")
-        return TransientAIError("the model server is rate limiting us", code="AI_RATE_LIMITED",
-                                retry_after=_retry_after(error))
+        return TransientAIError(
+            "the model server is rate limiting us", code="AI_RATE_LIMITED", retry_after=_retry_after(error)
+        )
     if isinstance(error, openai.InternalServerError):
-        return TransientAIError(f"the model server failed ({error.status_code})", code="AI_UNAVAILABLE",
-                                retry_after=_retry_after(error))
+        return TransientAIError(
+            f"the model server failed ({error.status_code})",
+            code="AI_UNAVAILABLE",
+            retry_after=_retry_after(error),
+        )
     if isinstance(error, (openai.AuthenticationError, openai.PermissionDeniedError)):
         return PermanentAIError("the model server refused our credentials", code="AI_AUTH")
     if isinstance(error, openai.NotFoundError):
@@ -81,10 +86,12 @@ def classify(error: openai.OpenAIError) -> AIError:
         if code == "context_length_exceeded":
             return PermanentAIError("the CV is too long for the model", code="AI_INPUT_TOO_LONG")
         if code == "content_filter":
-            return PermanentAIError("the model's content filter refused the request",
-                                    code="AI_CONTENT_FILTERED")
-        return PermanentAIError(f"the model server rejected the request: {error.message}",
-                                code="AI_BAD_REQUEST")
+            return PermanentAIError(
+                "the model's content filter refused the request", code="AI_CONTENT_FILTERED"
+            )
+        return PermanentAIError(
+            f"the model server rejected the request: {error.message}", code="AI_BAD_REQUEST"
+        )
     if isinstance(error, openai.APIStatusError) and error.status_code >= 500:
         return TransientAIError(f"the model server failed ({error.status_code})", code="AI_UNAVAILABLE")
     if isinstance(error, openai.APIError) and not isinstance(error, openai.APIStatusError):

@@ -73,11 +73,18 @@ class FakeOpenAI:
         return f"[scenario:{name}]"
 
     async def start(self) -> None:
-        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning",
-                                timeout_graceful_shutdown=1, lifespan="off")
+        config = uvicorn.Config(
+            self.app,
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            timeout_graceful_shutdown=1,
+            lifespan="off",
+        )
         self._server = uvicorn.Server(config)
         self._task = asyncio.create_task(self._server.serve())
-        while not self._server.started:
+        # uvicorn exposes readiness only as a flag, not an event.
+        while not self._server.started:  # noqa: ASYNC110
             await asyncio.sleep(0.01)
 
     async def stop(self) -> None:
@@ -108,8 +115,9 @@ class FakeOpenAI:
             return JSONResponse({"error": error}, status_code=response.status, headers=response.headers)
         if isinstance(response, Hang):
             return StreamingResponse(self._hang(name), media_type="text/event-stream")
-        return StreamingResponse(self._sse(name, body.get("model", "fake"), response),
-                                 media_type="text/event-stream")
+        return StreamingResponse(
+            self._sse(name, body.get("model", "fake"), response), media_type="text/event-stream"
+        )
 
     async def _hang(self, name: str) -> AsyncIterator[bytes]:
         try:
@@ -119,7 +127,7 @@ class FakeOpenAI:
         yield b""  # pragma: no cover
 
     async def _sse(self, name: str, model: str, stream: Stream) -> AsyncIterator[bytes]:
-        pieces = [stream.text[i:i + stream.chunk] for i in range(0, len(stream.text), stream.chunk)]
+        pieces = [stream.text[i : i + stream.chunk] for i in range(0, len(stream.text), stream.chunk)]
         finished = False
         stream.started.set()
         try:

@@ -13,8 +13,15 @@ import httpx
 import websockets
 
 EVENT_FIELDS = "jobId seq type state progress stage message delta error { code message } at"
-JOB_FIELDS = ("id kind state seq progress stage message attempts createdAt updatedAt "
-              "result { text model } error { code message }")
+JOB_FIELDS = (
+    "id kind state seq progress stage message attempts createdAt updatedAt "
+    "result { text model } error { code message }"
+)
+
+
+JOB_UPDATES = (
+    "subscription($j: ID!, $a: Int) { jobUpdates(jobId: $j, afterSeq: $a) { " + EVENT_FIELDS + " } }"
+)
 
 
 class GraphQLErrors(Exception):
@@ -27,7 +34,9 @@ class GraphQLErrors(Exception):
         return [e.get("extensions", {}).get("code") for e in self.errors]
 
 
-async def execute(url: str, query: str, variables: dict[str, Any] | None = None, **data_only: Any) -> dict[str, Any]:
+async def execute(
+    url: str, query: str, variables: dict[str, Any] | None = None, **data_only: Any
+) -> dict[str, Any]:
     async with httpx.AsyncClient(timeout=30) as client:
         response = await client.post(url, json={"query": query, "variables": variables or {}})
     body = response.json()
@@ -36,7 +45,9 @@ async def execute(url: str, query: str, variables: dict[str, Any] | None = None,
     return body["data"]
 
 
-async def improve_cv(url: str, cv_text: str, position: str = "Backend Engineer", **extra: Any) -> dict[str, Any]:
+async def improve_cv(
+    url: str, cv_text: str, position: str = "Backend Engineer", **extra: Any
+) -> dict[str, Any]:
     data = await execute(
         url,
         f"mutation($input: ImproveCvInput!) {{ improveCv(input: $input) {{ {JOB_FIELDS} }} }}",
@@ -46,7 +57,9 @@ async def improve_cv(url: str, cv_text: str, position: str = "Backend Engineer",
 
 
 async def get_job(url: str, job_id: str) -> dict[str, Any]:
-    return (await execute(url, f"query($id: ID!) {{ job(id: $id) {{ {JOB_FIELDS} }} }}", {"id": job_id}))["job"]
+    return (await execute(url, f"query($id: ID!) {{ job(id: $id) {{ {JOB_FIELDS} }} }}", {"id": job_id}))[
+        "job"
+    ]
 
 
 async def cancel_job(url: str, job_id: str) -> dict[str, Any]:
@@ -94,20 +107,26 @@ class Subscription:
 
 
 @asynccontextmanager
-async def subscribe(ws_url: str, job_id: str, after_seq: int | None = None, **connect: Any) -> AsyncIterator[Subscription]:
+async def subscribe(
+    ws_url: str, job_id: str, after_seq: int | None = None, **connect: Any
+) -> AsyncIterator[Subscription]:
     async with websockets.connect(ws_url, subprotocols=["graphql-transport-ws"], **connect) as ws:
         await ws.send(json.dumps({"type": "connection_init"}))
         ack = json.loads(await ws.recv())
         assert ack["type"] == "connection_ack", ack
         op_id = uuid.uuid4().hex
-        await ws.send(json.dumps({
-            "id": op_id,
-            "type": "subscribe",
-            "payload": {
-                "query": f"subscription($j: ID!, $a: Int) {{ jobUpdates(jobId: $j, afterSeq: $a) {{ {EVENT_FIELDS} }} }}",
-                "variables": {"j": job_id, "a": after_seq},
-            },
-        }))
+        await ws.send(
+            json.dumps(
+                {
+                    "id": op_id,
+                    "type": "subscribe",
+                    "payload": {
+                        "query": JOB_UPDATES,
+                        "variables": {"j": job_id, "a": after_seq},
+                    },
+                }
+            )
+        )
         yield Subscription(ws, op_id)
 
 
@@ -127,5 +146,5 @@ def final_output(events: list[dict[str, Any]]) -> str:
     """The text of the last attempt: a STARTED event means output starts over (a retry or a
     redelivered task), exactly as a client must render it."""
     starts = [i for i, e in enumerate(events) if e["type"] == "STARTED"]
-    tail = events[starts[-1]:] if starts else events
+    tail = events[starts[-1] :] if starts else events
     return "".join(e["delta"] for e in tail if e["type"] == "OUTPUT")

@@ -40,11 +40,11 @@ class Proc:
     def pid(self) -> int:
         return self.process.pid
 
-    async def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> None:
+    async def stop(self, sig: int = signal.SIGTERM, grace: float = 30) -> None:
         if self.process.poll() is None:
             os.killpg(self.process.pid, sig)
             try:
-                await asyncio.to_thread(self.process.wait, timeout)
+                await asyncio.to_thread(self.process.wait, grace)
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 await asyncio.to_thread(self.process.wait)
@@ -57,15 +57,35 @@ class Proc:
 
 def _spawn(name: str, args: list[str], env: dict[str, str], cwd: Path) -> Proc:
     log = _log_file(name)
-    process = subprocess.Popen(args, env=_env(env), cwd=cwd, stdout=log, stderr=subprocess.STDOUT,
-                               stdin=subprocess.DEVNULL, start_new_session=True)
+    process = subprocess.Popen(
+        args,
+        env=_env(env),
+        cwd=cwd,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     return Proc(name, process, log)
 
 
-def start_worker(name: str, env: dict[str, str], cwd: Path, pool: str = "threads", concurrency: int = 8) -> Proc:
-    args = [sys.executable, "-m", "celery", "-A", "jobs", "worker", "--loglevel=INFO",
-            f"--pool={pool}", f"--concurrency={concurrency}", f"--hostname={name}@%h",
-            "--without-mingle", "--without-gossip"]
+def start_worker(
+    name: str, env: dict[str, str], cwd: Path, pool: str = "threads", concurrency: int = 8
+) -> Proc:
+    args = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "jobs",
+        "worker",
+        "--loglevel=INFO",
+        f"--pool={pool}",
+        f"--concurrency={concurrency}",
+        f"--hostname={name}@%h",
+        "--without-mingle",
+        "--without-gossip",
+    ]
     return _spawn(name, args, env, cwd)
 
 
@@ -89,17 +109,27 @@ class Api:
 
 async def start_api(name: str, env: dict[str, str], cwd: Path) -> Api:
     port = free_port()
-    args = [sys.executable, "-m", "uvicorn", "asgi:app", "--host", "127.0.0.1", "--port", str(port),
-            "--log-level", "warning"]
+    args = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "asgi:app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+    ]
     api = Api(_spawn(name, args, env, cwd), port)
     await wait_healthy(api)
     return api
 
 
-async def wait_healthy(api: Api, timeout: float = 30) -> None:
+async def wait_healthy(api: Api, limit: float = 30) -> None:
     # A new process offers no readiness event: probe /healthz until it answers, or the process dies.
     async with httpx.AsyncClient() as client:
-        deadline = asyncio.get_running_loop().time() + timeout
+        deadline = asyncio.get_running_loop().time() + limit
         while True:
             if api.proc.process.poll() is not None:
                 raise RuntimeError(f"{api.proc.name} exited; see {LOGS}/{api.proc.name}.log")
@@ -109,5 +139,5 @@ async def wait_healthy(api: Api, timeout: float = 30) -> None:
             except httpx.TransportError:
                 pass
             if asyncio.get_running_loop().time() > deadline:
-                raise RuntimeError(f"{api.proc.name} not healthy in {timeout}s")
+                raise RuntimeError(f"{api.proc.name} not healthy in {limit}s")
             await asyncio.sleep(0.05)

@@ -45,8 +45,9 @@ class StuckClient:
         while b"\r\n\r\n" not in received:  # frames may only follow the 101 response
             received += self._recv()
         self.sock.sendall(_frame({"type": "connection_init"}))
-        self.sock.sendall(_frame({"id": "1", "type": "subscribe",
-                                  "payload": {"query": query, "variables": variables}}))
+        self.sock.sendall(
+            _frame({"id": "1", "type": "subscribe", "payload": {"query": query, "variables": variables}})
+        )
         while b'"next"' not in received:
             received += self._recv()
 
