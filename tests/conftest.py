@@ -56,6 +56,19 @@ async def start_stack(prefix: str, redis_url: str, cwd: Path, pool: str = "threa
     return Stack(prefix, full_env, cwd, api, [worker])
 
 
+def ai_env(fake_openai: FakeOpenAI, **overrides: str) -> dict[str, str]:
+    """The OpenAI engine, pointed at the fake server, with quick retries."""
+    return {
+        "OPENAI_API_KEY": "sk-test",
+        "OPENAI_BASE_URL": fake_openai.base_url,
+        "OPENAI_MODEL": "fake-model",
+        "OPENAI_TIMEOUT_SECONDS": "20",
+        "AI_RETRY_BASE_SECONDS": "0.1",
+        "AI_MAX_RETRIES": "3",
+        **overrides,
+    }
+
+
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
     server = start_redis(tmp_path_factory.mktemp("redis"))
@@ -93,16 +106,6 @@ async def fake_openai() -> AsyncIterator[FakeOpenAI]:
 
 @pytest.fixture(scope="session")
 async def ai_stack(redis_server: RedisServer, workdir: Path, fake_openai: FakeOpenAI) -> AsyncIterator[Stack]:
-    stack = await start_stack(
-        "t-ai",
-        redis_server.url,
-        workdir,
-        OPENAI_API_KEY="sk-test",
-        OPENAI_BASE_URL=fake_openai.base_url,
-        OPENAI_MODEL="fake-model",
-        OPENAI_TIMEOUT_SECONDS="20",
-        AI_RETRY_BASE_SECONDS="0.1",
-        AI_MAX_RETRIES="3",
-    )
+    stack = await start_stack("t-ai", redis_server.url, workdir, **ai_env(fake_openai))
     yield stack
     await stack.stop()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import start_stack
+from tests.conftest import ai_env, start_stack
 from tests.samples import CV
 from tests.support.fake_openai import Fail, FakeOpenAI, Hang, Stream
 from tests.support.gql import assert_contiguous, final_output, get_job, improve_cv, stream_of
@@ -76,16 +76,8 @@ async def test_permanent_model_errors_fail_with_their_code(ai_stack, fake_openai
 
 
 async def test_a_model_that_stops_answering_times_out_and_is_retried(redis_server, workdir, fake_openai):
-    stack = await start_stack(
-        "t-ai-timeout",
-        redis_server.url,
-        workdir,
-        OPENAI_API_KEY="sk-test",
-        OPENAI_BASE_URL=fake_openai.base_url,
-        OPENAI_TIMEOUT_SECONDS="0.5",
-        AI_RETRY_BASE_SECONDS="0.1",
-        AI_MAX_RETRIES="1",
-    )
+    env = ai_env(fake_openai, OPENAI_TIMEOUT_SECONDS="0.5", AI_MAX_RETRIES="1")
+    stack = await start_stack("t-ai-timeout", redis_server.url, workdir, **env)
     try:
         events, job = await _run(stack, fake_openai, "hangs-then-answers", Hang(), Stream(REWRITE))
         assert [e["error"]["code"] for e in events if e["type"] == "RETRYING"] == ["AI_TIMEOUT"]

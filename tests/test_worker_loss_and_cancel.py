@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import start_stack
+from tests.conftest import ai_env, start_stack
 from tests.samples import CV
 from tests.support.fake_openai import Stream
 from tests.support.gql import (
@@ -30,8 +30,7 @@ async def test_a_job_whose_worker_is_killed_is_redelivered_and_succeeds_once(
         redis_server.url,
         workdir,
         pool="prefork",
-        OPENAI_API_KEY="sk-test",
-        OPENAI_BASE_URL=fake_openai.base_url,
+        **ai_env(fake_openai),
         BROKER_VISIBILITY_TIMEOUT="4",
         BROKER_RESTORE_INTERVAL="1",
     )
