@@ -8,10 +8,7 @@ from jobs.records import JobRecord
 
 
 async def owned_job(context: Context, job_id: str) -> JobRecord:
-    try:
-        record = await context.services.store.get(job_id)
-    except NotFound:
-        record = None
-    if record is None or record.owner != context.user_id:
+    record = await context.services.store.get(job_id)  # NotFound when missing
+    if record.owner != context.user_id:
         raise NotFound(f"job {job_id} does not exist")
     return record

@@ -18,8 +18,9 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass
+from typing import Any
 
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
@@ -154,9 +155,7 @@ class Listener:
             return
         subs.discard(sub)
         if not subs:
-            task = asyncio.get_running_loop().create_task(self._release(sub.channel))
-            self._background.add(task)
-            task.add_done_callback(self._background.discard)
+            self._in_background(self._release(sub.channel))
 
     async def _release(self, channel: str) -> None:
         async with self._lock:
@@ -263,9 +262,13 @@ class Listener:
         self._sent.clear()
         pubsub, self._pubsub = self._pubsub, None
         if pubsub is not None:
-            task = asyncio.get_running_loop().create_task(_close_quietly(pubsub))
-            self._background.add(task)
-            task.add_done_callback(self._background.discard)
+            self._in_background(_close_quietly(pubsub))
+
+    def _in_background(self, work: Coroutine[Any, Any, None]) -> None:
+        # Held until done: the loop keeps only weak references to tasks.
+        task = asyncio.get_running_loop().create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     def _end_all(self, error: ServiceError) -> None:
         for subs in list(self._subs.values()):

@@ -133,6 +133,18 @@ class Change:
     count_redelivery: bool = False
 
 
+def failure(error: ErrorInfo, require: Iterable[JobState | None], runner: str | None = None) -> Change:
+    """The change that fails a job; the API and the workers differ only in their guards."""
+    return Change(
+        type=EventType.FAILED,
+        require=require,
+        runner=runner,
+        state=JobState.FAILED,
+        error=error,
+        message=error.message,
+    )
+
+
 def prepare_emit(keys: Keys, job_id: str, change: Change, log_max: int) -> tuple[list[str], list[str]]:
     updates: dict[str, str | int] = dict(change.fields)
     if change.state is not None:

@@ -12,7 +12,7 @@ import uuid
 from redis import Redis
 
 from jobs.errors import JobClosed
-from jobs.events import EMIT_LUA, Change, ErrorInfo, JobEvent, parse_emit_result, prepare_emit
+from jobs.events import EMIT_LUA, Change, ErrorInfo, JobEvent, failure, parse_emit_result, prepare_emit
 from jobs.names import ACTIVE_STATES, EventType, JobState, Keys, Stage
 from jobs.records import JobRecord, JobResult
 
@@ -71,57 +71,30 @@ class JobRun:
         return self._running(EventType.OUTPUT, progress=progress, delta=delta)
 
     def retrying(self, error: ErrorInfo, delay: float, attempt: int) -> JobEvent:
-        return self._emit(
-            Change(
-                type=EventType.RETRYING,
-                require=[JobState.RUNNING],
-                runner=self.token,
-                state=JobState.RETRYING,
-                error=error,
-                message=f"{error.message}; retry {attempt} in {delay:.1f}s",
-            )
-        )
+        message = f"{error.message}; retry {attempt} in {delay:.1f}s"
+        return self._running(EventType.RETRYING, state=JobState.RETRYING, error=error, message=message)
 
     def succeed(self, result: JobResult) -> JobEvent:
-        return self._emit(
-            Change(
-                type=EventType.SUCCEEDED,
-                require=[JobState.RUNNING],
-                runner=self.token,
-                state=JobState.SUCCEEDED,
-                progress=100,
-                stage=Stage.DONE.value,
-                message="Done",
-                fields={"result": _json_result(result)},
-            )
+        return self._running(
+            EventType.SUCCEEDED,
+            state=JobState.SUCCEEDED,
+            progress=100,
+            stage=Stage.DONE.value,
+            message="Done",
+            fields={"result": _json_result(result)},
         )
 
     def fail(self, error: ErrorInfo) -> JobEvent:
-        return self._emit(
-            Change(
-                type=EventType.FAILED,
-                require=[JobState.RUNNING],
-                runner=self.token,
-                state=JobState.FAILED,
-                error=error,
-                message=error.message,
-            )
-        )
+        return self._emit(failure(error, require=[JobState.RUNNING], runner=self.token))
 
     def _emit_unfenced_failure(self, error: ErrorInfo) -> None:
         with contextlib.suppress(JobClosed):
-            self._emit(
-                Change(
-                    type=EventType.FAILED,
-                    require=ACTIVE_STATES,
-                    state=JobState.FAILED,
-                    error=error,
-                    message=error.message,
-                )
-            )
+            self._emit(failure(error, require=ACTIVE_STATES))
 
     def _running(self, type_: EventType, **changes: object) -> JobEvent:
-        return self._emit(Change(type=type_, require=[JobState.RUNNING], runner=self.token, **changes))  # type: ignore[arg-type]
+        """A write of this run, valid only while the job is RUNNING and still this run's."""
+        change = Change(type=type_, require=[JobState.RUNNING], runner=self.token, **changes)  # type: ignore[arg-type]
+        return self._emit(change)
 
     def _emit(self, change: Change) -> JobEvent:
         keys, args = prepare_emit(self._keys, self.job_id, change, self._log_max)

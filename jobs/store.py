@@ -19,6 +19,7 @@ from jobs.events import (
     Change,
     ErrorInfo,
     JobEvent,
+    failure,
     parse_emit_result,
     prepare_emit,
 )
@@ -94,16 +95,7 @@ class JobStore:
         )
 
     async def fail(self, job_id: str, error: ErrorInfo) -> JobEvent:
-        return await self.emit(
-            job_id,
-            Change(
-                type=EventType.FAILED,
-                require=ACTIVE_STATES,
-                state=JobState.FAILED,
-                error=error,
-                message=error.message,
-            ),
-        )
+        return await self.emit(job_id, failure(error, require=ACTIVE_STATES))
 
     async def emit(self, job_id: str, change: Change) -> JobEvent:
         keys, args = prepare_emit(self._keys, job_id, change, self._log_max)
