@@ -21,9 +21,11 @@ from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
+from graph.compiled_subscription import SubscriptionCompiler
 from graph.context import Services
 from graph.graphiql import ASSETS_DIR, ASSETS_PATH
 from graph.listener import Listener
+from graph.schema import schema
 from graph.view import GraphQLView
 from jobs.app import celery
 from jobs.names import Keys
@@ -62,6 +64,7 @@ async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         store=JobStore(redis, keys, settings.event_log_max),
         listener=listener,
         celery=celery,
+        compiler=SubscriptionCompiler(schema),
     )
     try:
         yield {"services": services}
@@ -89,6 +92,7 @@ async def healthz(request: Request) -> JSONResponse:
 
 async def metrics(request: Request) -> PlainTextResponse:
     listener = request.state.services.listener
+    compiler = request.state.services.compiler
     lines = [
         ("cvi_subscriptions", "gauge", listener.subscriber_count),
         ("cvi_subscribed_channels", "gauge", listener.channel_count),
@@ -96,6 +100,8 @@ async def metrics(request: Request) -> PlainTextResponse:
         ("cvi_listener_reconnects_total", "counter", listener.stats.reconnects),
         ("cvi_dropped_subscribers_total", "counter", listener.stats.dropped_subscribers),
         ("cvi_pubsub_messages_total", "counter", listener.stats.messages),
+        ("cvi_subscriptions_compiled_total", "counter", compiler.compiled_runs),
+        ("cvi_subscriptions_general_total", "counter", compiler.general_runs),
     ]
     text = "".join(f"# TYPE {name} {kind}\n{name} {value}\n" for name, kind, value in lines)
     return PlainTextResponse(text, media_type="text/plain; version=0.0.4")

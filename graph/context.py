@@ -8,6 +8,7 @@ from typing import Any
 from celery import Celery
 from redis.asyncio import Redis
 
+from graph.compiled_subscription import SubscriptionCompiler
 from graph.listener import Listener
 from jobs.names import Keys
 from jobs.store import JobStore
@@ -28,6 +29,7 @@ class Services:
     store: JobStore
     listener: Listener
     celery: Celery
+    compiler: SubscriptionCompiler
 
 
 @dataclass

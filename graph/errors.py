@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 
-from graphql import GraphQLError
+from graphql import GraphQLError, GraphQLFormattedError
 from redis.exceptions import RedisError
 from strawberry.extensions import MaskErrors
 
@@ -38,6 +38,16 @@ class ErrorMapping(MaskErrors):
         else:
             masked.extensions = {"code": "INTERNAL"}
         return masked
+
+
+def stream_error(exc: Exception) -> GraphQLFormattedError:
+    """An exception that ended a subscription, formatted as Strawberry reports one (a single
+    GraphQL error without path) after the same masking as every other error; for code paths
+    that stream without Strawberry's executor (graph/compiled_subscription.py)."""
+    error = exc if isinstance(exc, GraphQLError) else GraphQLError(str(exc), original_error=exc)
+    if _is_unexpected(error):
+        error = ErrorMapping().anonymise_error(error)
+    return error.formatted
 
 
 def _root_cause(error: GraphQLError) -> BaseException | None:

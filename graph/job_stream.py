@@ -7,7 +7,7 @@ repaired from the log. The stream ends after the terminal event.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 from graph.listener import RESYNC, Listener, Subscriber
 from jobs.errors import NotFound
@@ -18,7 +18,7 @@ from jobs.store import JobStore
 
 async def job_events(
     listener: Listener, store: JobStore, keys: Keys, job_id: str, owner: str, after_seq: int | None
-) -> AsyncIterator[JobEvent]:
+) -> AsyncGenerator[JobEvent, None]:
     async with listener.subscribe(keys.job_channel(job_id)) as inbox:
         replay = await store.replay(job_id, after_seq)
         if replay.record.owner != owner:

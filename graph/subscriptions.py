@@ -11,6 +11,23 @@ from graph import validation
 from graph.context import Context
 from graph.job_stream import job_events
 from graph.types import JobEvent, event_from
+from jobs import events
+
+
+def job_updates_stream(
+    context: Context, job_id: str, after_seq: int | None
+) -> AsyncGenerator[events.JobEvent, None]:
+    """The events of `jobUpdates`; shared by the resolver below and the compiled fast path
+    (graph/compiled_subscription.py), so both check input and ownership the same way."""
+    services = context.services
+    return job_events(
+        services.listener,
+        services.store,
+        services.keys,
+        validation.job_id(job_id, "jobId"),
+        context.user_id,
+        validation.after_seq(after_seq),
+    )
 
 
 @strawberry.type
@@ -23,14 +40,5 @@ class Subscription:
     async def job_updates(
         self, info: Info[Context, None], job_id: strawberry.ID, after_seq: int | None = None
     ) -> AsyncGenerator[JobEvent, None]:
-        services = info.context.services
-        stream = job_events(
-            services.listener,
-            services.store,
-            services.keys,
-            validation.job_id(job_id, "jobId"),
-            info.context.user_id,
-            validation.after_seq(after_seq),
-        )
-        async for event in stream:
+        async for event in job_updates_stream(info.context, job_id, after_seq):
             yield event_from(event)

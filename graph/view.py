@@ -11,9 +11,12 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from graph.context import Context, Services
 from graph.graphiql import graphiql_html
 from graph.schema import schema
+from graph.transport import TransportHandler
 
 
 class GraphQLView(GraphQL[Context, None]):
+    graphql_transport_ws_handler_class = TransportHandler
+
     def __init__(self) -> None:
         # graphql-transport-ws only: the legacy graphql-ws protocol has no error-free way to end
         # a stream and is unmaintained upstream. HTTP uploads stay off (CSRF) until needed.
