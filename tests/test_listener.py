@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 
-import httpx
 import pytest
 import websockets
 
@@ -17,16 +16,11 @@ from tests.support.gql import (
     final_output,
     get_job,
     improve_cv,
+    metric,
     stream_of,
     subscribe,
 )
 from tests.support.stuck_client import StuckClient
-
-
-async def _metric(base_url: str, name: str) -> int:
-    async with httpx.AsyncClient() as client:
-        text = (await client.get(f"{base_url}/metrics")).text
-    return int(next(line.split()[1] for line in text.splitlines() if line.startswith(f"{name} ")))
 
 
 async def _paused_job(
@@ -53,7 +47,7 @@ async def test_one_pubsub_connection_per_api_process_serves_all_subscriptions(ai
         ]
         for sub in subs:
             await sub.take(1)
-        assert await _metric(ai_stack.api.base_url, "cvi_subscriptions") == 30
+        assert await metric(ai_stack.api.base_url, "cvi_subscriptions") == 30
         clients = await redis.client_list()
         listeners = [c for c in clients if c["name"] == f"{ai_stack.prefix}-listener"]
         assert len(listeners) == 1
@@ -62,7 +56,7 @@ async def test_one_pubsub_connection_per_api_process_serves_all_subscriptions(ai
             stream.gate.set()
         for sub in subs:
             assert (await sub.until_complete())[-1]["state"] == "SUCCEEDED"
-    assert await _metric(ai_stack.api.base_url, "cvi_subscriptions") == 0
+    assert await metric(ai_stack.api.base_url, "cvi_subscriptions") == 0
 
 
 def contextlib_stack():
@@ -73,7 +67,7 @@ def contextlib_stack():
 
 async def test_killing_the_pubsub_connection_mid_job_loses_no_event(ai_stack, fake_openai, redis):
     job, stream = await _paused_job(ai_stack, fake_openai, "kill-pubsub")
-    reconnects = await _metric(ai_stack.api.base_url, "cvi_listener_reconnects_total")
+    reconnects = await metric(ai_stack.api.base_url, "cvi_listener_reconnects_total")
     async with (
         subscribe(ai_stack.ws, job["id"], after_seq=0) as first,
         subscribe(ai_stack.ws, job["id"], after_seq=0) as second,
@@ -87,7 +81,7 @@ async def test_killing_the_pubsub_connection_mid_job_loses_no_event(ai_stack, fa
     assert_contiguous(events, first=1)
     assert other == events
     assert events[-1]["state"] == "SUCCEEDED"
-    assert await _metric(ai_stack.api.base_url, "cvi_listener_reconnects_total") > reconnects
+    assert await metric(ai_stack.api.base_url, "cvi_listener_reconnects_total") > reconnects
 
 
 async def test_a_subscriber_that_never_reads_is_dropped_without_delaying_others(ai_stack, fake_openai):
@@ -108,8 +102,8 @@ async def test_a_subscriber_that_never_reads_is_dropped_without_delaying_others(
             rest = await reader.until_complete()
         assert_contiguous(first + rest, first=1)
         assert len(final_output(first + rest)) == 8_000_000
-        assert await _metric(api.base_url, "cvi_dropped_subscribers_total") == 1
-        assert await _metric(api.base_url, "cvi_subscriptions") == 0
+        assert await metric(api.base_url, "cvi_dropped_subscribers_total") == 1
+        assert await metric(api.base_url, "cvi_subscriptions") == 0
     finally:
         stuck.close()
         await api.proc.stop()

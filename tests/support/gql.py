@@ -67,6 +67,28 @@ async def cancel_job(url: str, job_id: str) -> dict[str, Any]:
     return (await execute(url, query, {"id": job_id}))["cancelJob"]
 
 
+async def metric(base_url: str, name: str) -> int:
+    """One counter or gauge of the API's /metrics."""
+    async with httpx.AsyncClient() as client:
+        text = (await client.get(f"{base_url}/metrics")).text
+    return int(next(line.split()[1] for line in text.splitlines() if line.startswith(f"{name} ")))
+
+
+async def raw_operation(
+    ws_url: str, query: str, variables: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    """Every message the server sends for one operation, up to `complete` or `error`."""
+    async with websockets.connect(ws_url, subprotocols=["graphql-transport-ws"]) as ws:
+        await ws.send(json.dumps({"type": "connection_init"}))
+        assert json.loads(await ws.recv())["type"] == "connection_ack"
+        payload = {"query": query, "variables": variables or {}}
+        await ws.send(json.dumps({"id": "op", "type": "subscribe", "payload": payload}))
+        messages = []
+        while not messages or messages[-1]["type"] not in {"complete", "error"}:
+            messages.append(json.loads(await ws.recv()))
+        return messages
+
+
 class Subscription:
     def __init__(self, ws: Any, op_id: str) -> None:
         self.ws = ws
