@@ -28,6 +28,7 @@ from graph.listener import Listener
 from graph.schema import schema
 from graph.view import GraphQLView
 from jobs.app import celery
+from jobs.cv_store import CvStore
 from jobs.names import Keys
 from jobs.store import JobStore
 from settings import get_settings
@@ -62,6 +63,7 @@ async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         keys=keys,
         redis=redis,
         store=JobStore(redis, keys, settings.event_log_max),
+        cv=CvStore(redis, keys),
         listener=listener,
         celery=celery,
         compiler=SubscriptionCompiler(schema),

@@ -50,8 +50,16 @@ class Settings(BaseSettings):
 
     cv_text_max_chars: int = Field(default=50_000, gt=0)
     position_max_chars: int = Field(default=255, gt=0)
+    # Industry and location, as in the original product.
+    short_text_max_chars: int = Field(default=255, gt=0)
     job_description_max_chars: int = Field(default=5_000, gt=0)
+    prompt_min_chars: int = Field(default=10, ge=0)
     prompt_max_chars: int = Field(default=5_000, gt=0)
+    upload_max_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+    # Extraction caps: a CV longer than this is not a CV (or not one a model should read whole).
+    resume_max_pages: int = Field(default=30, gt=0)
+    # A rewrite longer than this is cut when stored (and the response says so).
+    response_max_chars: int = Field(default=100_000, gt=0)
 
     job_max_redeliveries: int = Field(default=3, ge=0)
     job_time_limit_seconds: int = Field(default=900, gt=0)

@@ -10,6 +10,7 @@ from redis.asyncio import Redis
 
 from graph.compiled_subscription import SubscriptionCompiler
 from graph.listener import Listener
+from jobs.cv_store import CvStore
 from jobs.names import Keys
 from jobs.store import JobStore
 from settings import Settings
@@ -27,6 +28,7 @@ class Services:
     keys: Keys
     redis: Redis
     store: JobStore
+    cv: CvStore
     listener: Listener
     celery: Celery
     compiler: SubscriptionCompiler

@@ -1,13 +1,18 @@
-"""The schema, assembled."""
+"""The schema, assembled from one query and one mutation type per concern."""
 
 from __future__ import annotations
 
 import strawberry
+from strawberry.tools import merge_types
 
 from graph.errors import ErrorMapping
-from graph.mutations import Mutation
-from graph.queries import Query
+from graph.mutations import Mutation as JobMutation
+from graph.queries import Query as JobQuery
+from graph.questionnaires import QuestionnaireMutation, QuestionnaireQuery
 from graph.subscriptions import Subscription
+
+Query = merge_types("Query", (JobQuery, QuestionnaireQuery))
+Mutation = merge_types("Mutation", (JobMutation, QuestionnaireMutation))
 
 schema = strawberry.Schema(
     query=Query, mutation=Mutation, subscription=Subscription, extensions=[ErrorMapping]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import strawberry
 
@@ -72,6 +73,13 @@ def _error(error: events.ErrorInfo | None) -> JobError | None:
     return JobError(code=error.code, message=error.message) if error else None
 
 
+def _result(result: dict[str, Any] | None) -> JobResult | None:
+    # Only a rewrite has text; other kinds link to what they stored.
+    if not result or "text" not in result:
+        return None
+    return JobResult(text=result["text"], model=result["model"])
+
+
 def job_from_record(record: records.JobRecord) -> Job:
     return Job(
         id=strawberry.ID(record.id),
@@ -84,7 +92,7 @@ def job_from_record(record: records.JobRecord) -> Job:
         attempts=record.attempts,
         created_at=_time(record.created_at),
         updated_at=_time(record.updated_at),
-        result=JobResult(text=record.result.text, model=record.result.model) if record.result else None,
+        result=_result(record.result),
         error=_error(record.error),
     )
 

@@ -1,20 +1,32 @@
-"""Input checks for mutations and arguments: each failure is an `InvalidInput` naming the field."""
+"""Input checks for mutations and arguments: each failure is an `InvalidInput` naming the field;
+an input with several wrong fields lists them all (`InvalidInputs`)."""
 
 from __future__ import annotations
 
+import re
 import uuid
+from collections.abc import Callable
+from html import unescape
+from html.parser import HTMLParser
+from typing import TypeVar
 
 from jobs.engines import ImproveRequest
-from jobs.errors import InvalidInput
+from jobs.errors import InvalidInput, InvalidInputs
 from settings import Settings
 
+T = TypeVar("T")
 
-def job_id(value: str, field: str = "id") -> str:
+
+def object_id(value: str, field: str = "id", what: str = "job") -> str:
     try:
         parsed = uuid.UUID(value)
     except (ValueError, AttributeError, TypeError) as e:
-        raise InvalidInput(field, f"{field} must be a job id (a UUID), got {value[:60]!r}") from e
+        raise InvalidInput(field, f"{field} must be a {what} id (a UUID), got {value[:60]!r}") from e
     return str(parsed)
+
+
+def job_id(value: str, field: str = "id") -> str:
+    return object_id(value, field, "job")
 
 
 def after_seq(value: int | None) -> int | None:
@@ -23,8 +35,17 @@ def after_seq(value: int | None) -> int | None:
     return value
 
 
-def text(field: str, value: str | None, max_chars: int, *, required: bool) -> str | None:
-    cleaned = value.strip() if value is not None else ""
+def page_size(value: int, limit: int = 100) -> int:
+    if not 1 <= value <= limit:
+        raise InvalidInput("first", f"first must be between 1 and {limit}, got {value}")
+    return value
+
+
+def text(
+    field: str, value: str | None, max_chars: int, *, required: bool, min_chars: int = 0, html: bool = False
+) -> str | None:
+    """The value stripped (of HTML tags too, where `html`); None when empty and optional."""
+    cleaned = (strip_html(value) if html else value.strip()) if value is not None else ""
     if not cleaned:
         if required:
             raise InvalidInput(field, f"{field} must not be empty")
@@ -33,17 +54,86 @@ def text(field: str, value: str | None, max_chars: int, *, required: bool) -> st
         raise InvalidInput(
             field, f"{field} is {len(cleaned)} characters; the limit is {max_chars}", code="INPUT_TOO_LONG"
         )
+    if len(cleaned) < min_chars:
+        raise InvalidInput(
+            field,
+            f"{field} is {len(cleaned)} characters; at least {min_chars} are needed",
+            code="INPUT_TOO_SHORT",
+        )
     return cleaned
+
+
+def all_of(checks: dict[str, Callable[[], T]]) -> dict[str, T]:
+    """Run every check; raise one error listing every violation, so nothing waits for a retry."""
+    results: dict[str, T] = {}
+    violations: list[InvalidInput] = []
+    for name, check in checks.items():
+        try:
+            results[name] = check()
+        except InvalidInput as e:
+            violations.append(e)
+    if violations:
+        raise violations[0] if len(violations) == 1 else InvalidInputs(violations)
+    return results
+
+
+class _TextOnly(HTMLParser):
+    _SKIPPED = frozenset({"script", "style"})
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skipping = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self._skipping += tag in self._SKIPPED
+
+    def handle_endtag(self, tag: str) -> None:
+        self._skipping -= tag in self._SKIPPED and self._skipping > 0
+
+    def handle_data(self, data: str) -> None:
+        if not self._skipping:
+            self.parts.append(data)
+
+
+def strip_html(value: str) -> str:
+    """Text without tags (script and style content dropped), entities decoded, whitespace of
+    each line collapsed; plain text passes unchanged apart from that."""
+    if "<" not in value:
+        return _collapse(unescape(value))
+    parser = _TextOnly()
+    parser.feed(value)
+    parser.close()
+    return _collapse("".join(parser.parts))
+
+
+def _collapse(value: str) -> str:
+    lines = (re.sub(r"[ \t\f\v]+", " ", line).strip() for line in value.replace("\r\n", "\n").split("\n"))
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 
 def improve_request(
     settings: Settings, cv_text: str, position: str, job_description: str | None, prompt: str | None
 ) -> ImproveRequest:
+    checked = all_of(
+        {
+            "cv_text": lambda: text("cvText", cv_text, settings.cv_text_max_chars, required=True),
+            "position": lambda: text("position", position, settings.position_max_chars, required=True),
+            "job_description": lambda: text(
+                "jobDescription", job_description, settings.job_description_max_chars, required=False
+            ),
+            "prompt": lambda: text(
+                "prompt",
+                prompt,
+                settings.prompt_max_chars,
+                required=False,
+                min_chars=settings.prompt_min_chars,
+            ),
+        }
+    )
     return ImproveRequest(
-        cv_text=text("cvText", cv_text, settings.cv_text_max_chars, required=True) or "",
-        position=text("position", position, settings.position_max_chars, required=True) or "",
-        job_description=text(
-            "jobDescription", job_description, settings.job_description_max_chars, required=False
-        ),
-        prompt=text("prompt", prompt, settings.prompt_max_chars, required=False),
+        cv_text=checked["cv_text"] or "",
+        position=checked["position"] or "",
+        job_description=checked["job_description"],
+        prompt=checked["prompt"],
     )

@@ -3,11 +3,13 @@
 
     ServiceError
     ├── NotFound              NOT_FOUND: no such object (or not yours: C7)
-    ├── InvalidInput          BAD_USER_INPUT / INPUT_TOO_LONG: names the field
+    ├── InvalidInput          BAD_USER_INPUT / INPUT_TOO_LONG / ...: names the field (and lists
+    │                         every violation of the input in `violations`)
     ├── JobClosed             JOB_FINISHED: the job is already terminal (e.g. cancelled mid-run)
     ├── Superseded            another runner took the job over (redelivery)
     ├── Unavailable           SERVICE_UNAVAILABLE: Redis or the broker did not answer
     ├── SlowSubscriber        SLOW_SUBSCRIBER: a subscription fell too far behind and was dropped
+    ├── WorkFailed            the job's input cannot be processed (PDF_ENCRYPTED, NO_TEXT_LAYER...)
     └── AIError               AI_*: the model call failed
         ├── TransientAIError  429, 5xx, timeouts, connection errors: retried with backoff
         └── PermanentAIError  auth, input too long, content filtered: the job fails
@@ -41,9 +43,19 @@ class NotFound(ServiceError):
 class InvalidInput(ServiceError):
     code = "BAD_USER_INPUT"
 
-    def __init__(self, field: str, message: str, *, code: str | None = None) -> None:
-        super().__init__(message, code=code, field=field)
+    def __init__(self, field: str, message: str, *, code: str | None = None, **details: Any) -> None:
+        super().__init__(message, code=code, field=field, **details)
         self.field = field
+
+
+class InvalidInputs(InvalidInput):
+    """Several fields of one input are wrong: the first names the error, all are listed, so a
+    form can mark every field at once."""
+
+    def __init__(self, violations: list[InvalidInput]) -> None:
+        first = violations[0]
+        listed = [{"field": v.field, "code": v.code, "message": v.message} for v in violations]
+        super().__init__(first.field, first.message, code=first.code, violations=listed)
 
 
 class JobClosed(ServiceError):
@@ -60,6 +72,10 @@ class Unavailable(ServiceError):
 
 class SlowSubscriber(ServiceError):
     code = "SLOW_SUBSCRIBER"
+
+
+class WorkFailed(ServiceError):
+    """The job cannot do its work with this input; it fails with `code`, and retrying is useless."""
 
 
 class AIError(ServiceError):

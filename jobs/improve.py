@@ -5,7 +5,6 @@ from __future__ import annotations
 from jobs.engines import Engine, ImproveRequest
 from jobs.engines.coalesce import coalesce
 from jobs.names import Stage
-from jobs.records import JobResult
 from jobs.run import JobRun
 
 # Progress bands: the output's share is estimated from the CV's length, since a rewrite is
@@ -15,7 +14,7 @@ GENERATING_FROM, GENERATING_TO = 10, 95
 
 def improve_cv(
     run: JobRun, request: ImproveRequest, engine: Engine, flush_chars: int, flush_ms: int
-) -> JobResult:
+) -> dict[str, str]:
     run.progress(5, Stage.ANALYZING, f"Reading the CV ({len(request.cv_text.split())} words)")
     run.progress(GENERATING_FROM, Stage.GENERATING, f"Rewriting for {request.position} with {engine.model}")
     expected = max(len(request.cv_text), 1)
@@ -34,4 +33,4 @@ def improve_cv(
         if close is not None:
             close()
     run.progress(GENERATING_TO, Stage.FINALIZING, f"Generated {size} characters")
-    return JobResult(text="".join(produced), model=engine.model)
+    return {"text": "".join(produced), "model": engine.model}

@@ -12,12 +12,6 @@ from jobs.names import JobKind, JobState
 
 
 @dataclass(frozen=True, slots=True)
-class JobResult:
-    text: str
-    model: str
-
-
-@dataclass(frozen=True, slots=True)
 class JobRecord:
     id: str
     kind: JobKind
@@ -28,7 +22,9 @@ class JobRecord:
     stage: str | None
     message: str | None
     input: dict[str, Any]
-    result: JobResult | None
+    # What the job produced, by kind (jobs/tasks.py): text and model of a rewrite, ids of the
+    # objects it stored.
+    result: dict[str, Any] | None
     error: ErrorInfo | None
     attempts: int
     redeliveries: int
@@ -51,7 +47,7 @@ class JobRecord:
             stage=h.get("stage") or None,
             message=h.get("message") or None,
             input=json.loads(h.get("input", "{}")),
-            result=JobResult(**result) if result else None,
+            result=result or None,
             error=ErrorInfo(**error) if error else None,
             attempts=int(h.get("attempts", 0)),
             redeliveries=int(h.get("redeliveries", 0)),

@@ -8,13 +8,15 @@ from __future__ import annotations
 import contextlib
 import json
 import uuid
+from collections.abc import Mapping
+from typing import Any
 
 from redis import Redis
 
 from jobs.errors import JobClosed
 from jobs.events import EMIT_LUA, Change, ErrorInfo, JobEvent, failure, parse_emit_result, prepare_emit
 from jobs.names import ACTIVE_STATES, EventType, JobState, Keys, Stage
-from jobs.records import JobRecord, JobResult
+from jobs.records import JobRecord
 
 WORKER_LOST = "WORKER_LOST"
 
@@ -74,14 +76,14 @@ class JobRun:
         message = f"{error.message}; retry {attempt} in {delay:.1f}s"
         return self._running(EventType.RETRYING, state=JobState.RETRYING, error=error, message=message)
 
-    def succeed(self, result: JobResult) -> JobEvent:
+    def succeed(self, result: Mapping[str, Any]) -> JobEvent:
         return self._running(
             EventType.SUCCEEDED,
             state=JobState.SUCCEEDED,
             progress=100,
             stage=Stage.DONE.value,
             message="Done",
-            fields={"result": _json_result(result)},
+            fields={"result": json.dumps(result)},
         )
 
     def fail(self, error: ErrorInfo) -> JobEvent:
@@ -99,7 +101,3 @@ class JobRun:
     def _emit(self, change: Change) -> JobEvent:
         keys, args = prepare_emit(self._keys, self.job_id, change, self._log_max)
         return parse_emit_result(self.job_id, self._script(keys=keys, args=args))
-
-
-def _json_result(result: JobResult) -> str:
-    return json.dumps({"text": result.text, "model": result.model})

@@ -170,3 +170,27 @@ def final_output(events: list[dict[str, Any]]) -> str:
     starts = [i for i, e in enumerate(events) if e["type"] == "STARTED"]
     tail = events[starts[-1] :] if starts else events
     return "".join(e["delta"] for e in tail if e["type"] == "OUTPUT")
+
+
+QUESTIONNAIRE_FIELDS = (
+    "id position industry experienceLevel companySize location applicationTimeline jobDescription "
+    "submittedAt updatedAt"
+)
+QUESTIONNAIRE_INPUT = {
+    "position": "Senior Python Engineer",
+    "industry": "Fintech",
+    "experienceLevel": "YEARS_6_PLUS",
+    "companySize": "MEDIUM",
+    "applicationTimeline": "MONTHS_1_3",
+    "location": "Leeds, UK",
+    "jobDescription": "Python, Django, PostgreSQL and AWS. Kubernetes a plus.",
+}
+
+
+async def create_questionnaire(url: str, **overrides: Any) -> dict[str, Any]:
+    query = (
+        "mutation($input: QuestionnaireInput!) { createQuestionnaire(input: $input) { "
+        + QUESTIONNAIRE_FIELDS
+        + " } }"
+    )
+    return (await execute(url, query, {"input": {**QUESTIONNAIRE_INPUT, **overrides}}))["createQuestionnaire"]

@@ -1,0 +1,220 @@
+"""GraphQL types of the CV domain: questionnaires, uploaded CVs, AI responses and PDFs, and
+their construction from the shared shapes in `jobs/`."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import strawberry
+from strawberry.types import Info
+
+from graph.context import Context
+from jobs import outputs, questionnaires
+from jobs.questionnaires import ApplicationTimeline, CompanySize, ExperienceLevel, ResumeFormat, ResumeState
+
+ExperienceLevelEnum = strawberry.enum(
+    ExperienceLevel, name="ExperienceLevel", description="Years of experience: 0-2, 3-5 or 6+."
+)
+CompanySizeEnum = strawberry.enum(CompanySize, name="CompanySize")
+ApplicationTimelineEnum = strawberry.enum(
+    ApplicationTimeline,
+    name="ApplicationTimeline",
+    description="When the user wants to apply: immediately, in 1-3, 3-6 or 6+ months.",
+)
+ResumeFormatEnum = strawberry.enum(
+    ResumeFormat, name="ResumeFormat", description="Decided by the file's bytes, never its name."
+)
+ResumeStateEnum = strawberry.enum(ResumeState, name="ResumeState")
+
+
+def _time(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, tz=UTC)
+
+
+@strawberry.type(description="An uploaded CV and, once extracted, its text.")
+class Resume:
+    id: strawberry.ID
+    filename: str
+    format: ResumeFormat
+    size_bytes: int
+    uploaded_at: datetime
+    state: ResumeState
+    extraction_job_id: strawberry.ID | None
+    text: str | None = strawberry.field(description="The extracted text (EXTRACTED only).")
+    pages: int | None
+    words: int | None
+
+    @classmethod
+    def of(cls, resume: questionnaires.Resume) -> Resume:
+        return cls(
+            id=strawberry.ID(resume.id),
+            filename=resume.filename,
+            format=resume.format,
+            size_bytes=resume.size,
+            uploaded_at=_time(resume.uploaded_at),
+            state=resume.state,
+            extraction_job_id=strawberry.ID(resume.job_id) if resume.job_id else None,
+            text=resume.text,
+            pages=resume.pages,
+            words=resume.words,
+        )
+
+
+@strawberry.type
+class Usage:
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+@strawberry.type(description="A number, employer or job title in a rewrite that the source CV lacks.")
+class Claim:
+    kind: str
+    text: str
+
+
+@strawberry.type(description="A PDF rendered from an AI response; download it from `url`.")
+class PdfFile:
+    id: strawberry.ID
+    url: str = strawberry.field(description="Served by the API to the owner only.")
+    size_bytes: int
+    pages: int
+    created_at: datetime
+
+    @classmethod
+    def of(cls, pdf: outputs.PdfFile) -> PdfFile:
+        return cls(
+            id=strawberry.ID(pdf.id),
+            url=outputs.download_path(pdf.id),
+            size_bytes=pdf.size,
+            pages=pdf.pages,
+            created_at=_time(pdf.created_at),
+        )
+
+
+@strawberry.type(name="AIResponse", description="A rewritten CV, in Markdown.")
+class AIResponse:
+    id: strawberry.ID
+    text: str
+    created_at: datetime
+    model: str
+    usage: Usage | None = strawberry.field(description="Tokens, as the model reported them.")
+    unverified_claims: list[Claim] = strawberry.field(
+        description="What the rewrite states that the source CV does not: check before sending."
+    )
+    truncated: bool = strawberry.field(description="The model's answer exceeded the stored size.")
+    job_id: strawberry.ID
+    questionnaire_id: strawberry.Private[str | None] = None
+
+    @strawberry.field
+    async def questionnaire(self, info: Info[Context, None]) -> Questionnaire | None:
+        if self.questionnaire_id is None:
+            return None
+        services = info.context.services
+        return Questionnaire.of(await services.cv.questionnaire(info.context.user_id, self.questionnaire_id))
+
+    @classmethod
+    def of(cls, response: outputs.AIResponse) -> AIResponse:
+        usage = response.usage
+        return cls(
+            id=strawberry.ID(response.id),
+            text=response.text,
+            created_at=_time(response.created_at),
+            model=response.model,
+            usage=Usage(
+                prompt_tokens=usage.prompt_tokens,
+                completion_tokens=usage.completion_tokens,
+                total_tokens=usage.total_tokens,
+            )
+            if usage
+            else None,
+            unverified_claims=[Claim(kind=c.kind, text=c.text) for c in response.unverified_claims],
+            truncated=response.truncated,
+            job_id=strawberry.ID(response.job_id),
+            questionnaire_id=response.questionnaire_id,
+        )
+
+
+@strawberry.type(description="The job a user targets, and what was made for it.")
+class Questionnaire:
+    id: strawberry.ID
+    position: str
+    industry: str
+    experience_level: ExperienceLevel
+    company_size: CompanySize
+    location: str | None
+    application_timeline: ApplicationTimeline
+    job_description: str | None
+    submitted_at: datetime
+    updated_at: datetime
+    resume_id: strawberry.Private[str | None]
+
+    @strawberry.field(description="The uploaded CV, if any.")
+    async def resume(self, info: Info[Context, None]) -> Resume | None:
+        if self.resume_id is None:
+            return None
+        return Resume.of(await info.context.services.cv.resume(info.context.user_id, self.resume_id))
+
+    @strawberry.field(description="AI responses made for this questionnaire, newest first.")
+    async def responses(self, info: Info[Context, None]) -> list[AIResponse]:
+        found = await info.context.services.cv.responses(info.context.user_id, str(self.id))
+        return [AIResponse.of(r) for r in found]
+
+    @classmethod
+    def of(cls, q: questionnaires.Questionnaire) -> Questionnaire:
+        f = q.fields
+        return cls(
+            id=strawberry.ID(q.id),
+            position=f.position,
+            industry=f.industry,
+            experience_level=f.experience_level,
+            company_size=f.company_size,
+            location=f.location,
+            application_timeline=f.application_timeline,
+            job_description=f.job_description,
+            submitted_at=_time(q.submitted_at),
+            updated_at=_time(q.updated_at),
+            resume_id=q.resume_id,
+        )
+
+
+@strawberry.type
+class QuestionnaireEdge:
+    cursor: str
+    node: Questionnaire
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+
+
+@strawberry.type(description="A page of questionnaires, newest first.")
+class QuestionnaireConnection:
+    edges: list[QuestionnaireEdge]
+    page_info: PageInfo
+
+
+@strawberry.input
+class QuestionnaireInput:
+    position: str
+    industry: str
+    experience_level: ExperienceLevel
+    company_size: CompanySize
+    application_timeline: ApplicationTimeline
+    location: str | None = None
+    job_description: str | None = None
+
+
+@strawberry.input(
+    description="Fields to change; omitted fields keep their value, null clears an optional one."
+)
+class QuestionnaireUpdate:
+    position: str | None = strawberry.UNSET
+    industry: str | None = strawberry.UNSET
+    experience_level: ExperienceLevel | None = strawberry.UNSET
+    company_size: CompanySize | None = strawberry.UNSET
+    application_timeline: ApplicationTimeline | None = strawberry.UNSET
+    location: str | None = strawberry.UNSET
+    job_description: str | None = strawberry.UNSET

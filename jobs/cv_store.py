@@ -1,0 +1,140 @@
+"""The API's view of the CV domain: questionnaires, uploads, responses, analyses and PDFs
+(asyncio Redis). Every read checks the owner: another user's object is `NotFound`, exactly like
+a missing one (C7)."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from redis.asyncio import Redis
+
+from jobs.errors import NotFound
+from jobs.events import as_text
+from jobs.names import Keys
+from jobs.outputs import AIResponse, PdfFile
+from jobs.questionnaires import Questionnaire, QuestionnaireFields, Resume, save_questionnaire, save_resume
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    items: list[Questionnaire]
+    has_next: bool
+    end_cursor: str | None
+
+
+class CvStore:
+    def __init__(self, redis: Redis, keys: Keys) -> None:
+        self._redis = redis
+        self._keys = keys
+
+    async def create(self, owner: str, fields: QuestionnaireFields) -> Questionnaire:
+        now = time.time()
+        questionnaire = Questionnaire(str(uuid.uuid4()), owner, fields, submitted_at=now, updated_at=now)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            save_questionnaire(pipe, self._keys, questionnaire)
+            await pipe.execute()
+        return questionnaire
+
+    async def questionnaire(self, owner: str, questionnaire_id: str) -> Questionnaire:
+        return await self._owned(
+            self._keys.questionnaire(questionnaire_id), owner, Questionnaire.from_hash, "questionnaire"
+        )
+
+    async def update(self, owner: str, questionnaire_id: str, fields: QuestionnaireFields) -> Questionnaire:
+        updated = (await self.questionnaire(owner, questionnaire_id)).with_fields(fields, time.time())
+        async with self._redis.pipeline(transaction=True) as pipe:
+            save_questionnaire(pipe, self._keys, updated)
+            await pipe.execute()
+        return updated
+
+    async def page(self, owner: str, first: int, after: str | None) -> Page:
+        index = self._keys.user_questionnaires(owner)
+        start = f"({after}" if after else "-"
+        found = await self._redis.zrange(index, start, "+", bylex=True, offset=0, num=first + 1)
+        members = [as_text(m) for m in found if isinstance(m, (bytes, str))]
+        ids = [m.split(":", 1)[1] for m in members[:first]]
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for questionnaire_id in ids:
+                pipe.hgetall(self._keys.questionnaire(questionnaire_id))
+            raws = await pipe.execute()
+        items = [Questionnaire.from_hash(raw) for raw in raws if raw]
+        return Page(items, has_next=len(members) > first, end_cursor=members[len(ids) - 1] if ids else None)
+
+    async def delete(self, owner: str, questionnaire_id: str) -> None:
+        """The questionnaire and everything made from it: upload, responses, PDFs, analyses."""
+        questionnaire = await self.questionnaire(owner, questionnaire_id)
+        keys = self._keys
+        response_ids = await self._ids(keys.questionnaire_responses(questionnaire_id))
+        analysis_ids = await self._ids(keys.questionnaire_analyses(questionnaire_id))
+        pdf_ids = [p for r in response_ids for p in await self._ids(keys.response_pdfs(r))]
+        doomed = [keys.questionnaire(questionnaire_id), keys.questionnaire_responses(questionnaire_id)]
+        doomed += [keys.questionnaire_analyses(questionnaire_id)]
+        doomed += [k for r in response_ids for k in (keys.response(r), keys.response_pdfs(r))]
+        doomed += [k for p in pdf_ids for k in (keys.pdf(p), keys.pdf_file(p))]
+        doomed += [keys.analysis(a) for a in analysis_ids]
+        if questionnaire.resume_id:
+            doomed += [keys.resume(questionnaire.resume_id), keys.resume_file(questionnaire.resume_id)]
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.zrem(keys.user_questionnaires(owner), questionnaire.sort_key)
+            pipe.delete(*doomed)
+            await pipe.execute()
+
+    async def attach_resume(self, questionnaire: Questionnaire, resume: Resume, content: bytes) -> None:
+        """Store an upload as the questionnaire's CV, replacing (and deleting) any earlier one."""
+        keys = self._keys
+        async with self._redis.pipeline(transaction=True) as pipe:
+            save_resume(pipe, keys, resume, content)
+            pipe.hset(keys.questionnaire(questionnaire.id), "resume_id", resume.id)
+            if questionnaire.resume_id:
+                pipe.delete(keys.resume(questionnaire.resume_id), keys.resume_file(questionnaire.resume_id))
+            await pipe.execute()
+
+    async def set_resume_job(self, resume_id: str, job_id: str) -> None:
+        await self._redis.hset(self._keys.resume(resume_id), "job_id", job_id)
+
+    async def resume(self, owner: str, resume_id: str) -> Resume:
+        return await self._owned(self._keys.resume(resume_id), owner, Resume.from_hash, "resume")
+
+    async def responses(self, owner: str, questionnaire_id: str) -> list[AIResponse]:
+        ids = await self._ids(self._keys.questionnaire_responses(questionnaire_id))
+        return [await self.response(owner, i) for i in ids]
+
+    async def response(self, owner: str, response_id: str) -> AIResponse:
+        return await self._owned(self._keys.response(response_id), owner, AIResponse.from_hash, "response")
+
+    async def analysis(self, owner: str, analysis_id: str) -> dict[str, Any]:
+        raw = await self._redis.get(self._keys.analysis(analysis_id))
+        document: dict[str, Any] | None = json.loads(raw) if raw else None
+        if document is None or document.get("owner") != owner:
+            raise NotFound(f"analysis {analysis_id} does not exist")
+        return document
+
+    async def analyses(self, owner: str, questionnaire_id: str) -> list[dict[str, Any]]:
+        ids = await self._ids(self._keys.questionnaire_analyses(questionnaire_id))
+        return [await self.analysis(owner, i) for i in ids]
+
+    async def pdf(self, owner: str, pdf_id: str) -> PdfFile:
+        return await self._owned(self._keys.pdf(pdf_id), owner, PdfFile.from_hash, "PDF")
+
+    async def pdf_content(self, owner: str, pdf_id: str) -> tuple[PdfFile, bytes]:
+        pdf = await self.pdf(owner, pdf_id)
+        content = await self._redis.get(self._keys.pdf_file(pdf_id))
+        if content is None:
+            raise NotFound(f"PDF {pdf_id} does not exist")
+        return pdf, content if isinstance(content, bytes) else content.encode()
+
+    async def _ids(self, key: str) -> list[str]:
+        return [as_text(i) for i in await self._redis.lrange(key, 0, -1)]
+
+    async def _owned(self, key: str, owner: str, parse: Callable[[dict[Any, Any]], T], what: str) -> T:
+        raw = await self._redis.hgetall(key)
+        if not raw or as_text(raw.get(b"owner", raw.get("owner", b""))) != owner:
+            raise NotFound(f"{what} {key.rsplit(':', 1)[-1]} does not exist")
+        return parse(raw)
