@@ -26,6 +26,7 @@ from graph.context import Services
 from graph.graphiql import ASSETS_DIR, ASSETS_PATH
 from graph.listener import Listener
 from graph.schema import schema
+from graph.uploads import UploadGuard
 from graph.view import GraphQLView
 from jobs.app import celery
 from jobs.cv_store import CvStore
@@ -113,7 +114,7 @@ def create_app() -> Starlette:
     graphql = GraphQLView()
     return Starlette(
         routes=[
-            Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/graphql", UploadGuard(graphql, get_settings().upload_max_bytes), methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz),
             Route("/metrics", metrics),

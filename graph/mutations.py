@@ -1,9 +1,6 @@
-"""Entry points that change things: each slow one writes a job record, then enqueues it (C1)."""
+"""Entry points that change jobs: each slow one writes a job record, then enqueues it (C1)."""
 
 from __future__ import annotations
-
-import asyncio
-import logging
 
 import strawberry
 from strawberry.types import Info
@@ -11,13 +8,9 @@ from strawberry.types import Info
 from graph import validation
 from graph.access import owned_job
 from graph.context import Context
+from graph.launch import start_job
 from graph.types import ImproveCvInput, Job, job_from_record
-from jobs.dispatch import enqueue
-from jobs.errors import Unavailable
-from jobs.events import ErrorInfo
 from jobs.names import JobKind
-
-log = logging.getLogger(__name__)
 
 
 @strawberry.type
@@ -31,14 +24,7 @@ class Mutation:
         request = validation.improve_request(
             services.settings, input.cv_text, input.position, input.job_description, input.prompt
         )
-        record = await services.store.create(JobKind.IMPROVE_CV, info.context.user_id, request.as_dict())
-        try:
-            # kombu's publish is blocking I/O: keep it off the event loop (C5).
-            await asyncio.to_thread(enqueue, services.celery, JobKind.IMPROVE_CV, record.id)
-        except Exception as e:
-            log.exception("could not enqueue job %s", record.id)
-            await services.store.fail(record.id, ErrorInfo("ENQUEUE_FAILED", "the job could not be queued"))
-            raise Unavailable("the job queue is unavailable; try again shortly") from e
+        record = await start_job(services, JobKind.IMPROVE_CV, info.context.user_id, request.as_dict())
         return job_from_record(record)
 
     @strawberry.mutation(description="Cancel a queued or running job; its worker stops generating.")

@@ -9,10 +9,11 @@ from graph.errors import ErrorMapping
 from graph.mutations import Mutation as JobMutation
 from graph.queries import Query as JobQuery
 from graph.questionnaires import QuestionnaireMutation, QuestionnaireQuery
+from graph.resumes import ResumeMutation
 from graph.subscriptions import Subscription
 
 Query = merge_types("Query", (JobQuery, QuestionnaireQuery))
-Mutation = merge_types("Mutation", (JobMutation, QuestionnaireMutation))
+Mutation = merge_types("Mutation", (JobMutation, QuestionnaireMutation, ResumeMutation))
 
 schema = strawberry.Schema(
     query=Query, mutation=Mutation, subscription=Subscription, extensions=[ErrorMapping]

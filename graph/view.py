@@ -19,8 +19,11 @@ class GraphQLView(GraphQL[Context, None]):
 
     def __init__(self) -> None:
         # graphql-transport-ws only: the legacy graphql-ws protocol has no error-free way to end
-        # a stream and is unmaintained upstream. HTTP uploads stay off (CSRF) until needed.
-        super().__init__(schema, subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL])
+        # a stream and is unmaintained upstream. Multipart uploads are on for uploadResume; their
+        # CSRF defence and size limit sit in front of this view (graph/uploads.py).
+        super().__init__(
+            schema, subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL], multipart_uploads_enabled=True
+        )
         self._graphiql = graphiql_html()
 
     async def get_context(

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from redis.asyncio import Redis
 
 from jobs.errors import NotFound
-from jobs.events import as_text
+from jobs.events import as_bytes, as_text
 from jobs.names import Keys
 from jobs.outputs import AIResponse, PdfFile
 from jobs.questionnaires import Questionnaire, QuestionnaireFields, Resume, save_questionnaire, save_resume
@@ -128,7 +128,7 @@ class CvStore:
         content = await self._redis.get(self._keys.pdf_file(pdf_id))
         if content is None:
             raise NotFound(f"PDF {pdf_id} does not exist")
-        return pdf, content if isinstance(content, bytes) else content.encode()
+        return pdf, as_bytes(content)
 
     async def _ids(self, key: str) -> list[str]:
         return [as_text(i) for i in await self._redis.lrange(key, 0, -1)]

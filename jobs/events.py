@@ -190,3 +190,7 @@ def parse_emit_result(job_id: str, result: list[Any]) -> JobEvent:
 
 def as_text(value: str | bytes) -> str:
     return value.decode() if isinstance(value, bytes) else value
+
+
+def as_bytes(value: str | bytes) -> bytes:
+    return value.encode() if isinstance(value, str) else value

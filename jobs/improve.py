@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from jobs.context import WorkerContext
 from jobs.engines import Engine, ImproveRequest
 from jobs.engines.coalesce import coalesce
 from jobs.names import Stage
@@ -12,7 +15,14 @@ from jobs.run import JobRun
 GENERATING_FROM, GENERATING_TO = 10, 95
 
 
-def improve_cv(
+def improve_cv(run: JobRun, ctx: WorkerContext, job_input: dict[str, Any]) -> dict[str, Any]:
+    settings = ctx.settings
+    return rewrite(
+        run, ImproveRequest(**job_input), ctx.engine, settings.stream_flush_chars, settings.stream_flush_ms
+    )
+
+
+def rewrite(
     run: JobRun, request: ImproveRequest, engine: Engine, flush_chars: int, flush_ms: int
 ) -> dict[str, str]:
     run.progress(5, Stage.ANALYZING, f"Reading the CV ({len(request.cv_text.split())} words)")

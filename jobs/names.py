@@ -71,6 +71,15 @@ class Stage(StrEnum):
     DONE = "done"
 
 
+# The stage a job is in as soon as a worker starts it.
+FIRST_STAGE = {
+    JobKind.IMPROVE_CV: Stage.ANALYZING,
+    JobKind.EXTRACT_RESUME: Stage.EXTRACTING,
+    JobKind.ANALYZE_CV: Stage.ANALYZING,
+    JobKind.RENDER_PDF: Stage.RENDERING,
+}
+
+
 @dataclass(frozen=True)
 class Keys:
     """Key and channel names under one deployment prefix (contract C9)."""

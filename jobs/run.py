@@ -15,7 +15,7 @@ from redis import Redis
 
 from jobs.errors import JobClosed
 from jobs.events import EMIT_LUA, Change, ErrorInfo, JobEvent, failure, parse_emit_result, prepare_emit
-from jobs.names import ACTIVE_STATES, EventType, JobState, Keys, Stage
+from jobs.names import ACTIVE_STATES, FIRST_STAGE, EventType, JobState, Keys, Stage
 from jobs.records import JobRecord
 
 WORKER_LOST = "WORKER_LOST"
@@ -52,7 +52,7 @@ class JobRun:
                     require=[JobState.QUEUED, JobState.RETRYING, JobState.RUNNING],
                     state=JobState.RUNNING,
                     progress=0,
-                    stage=Stage.ANALYZING.value,
+                    stage=FIRST_STAGE[record.kind].value,
                     message="Started"
                     if record.attempts == 0
                     else f"Started again (attempt {record.attempts + 1})",

@@ -1,54 +1,58 @@
-"""Celery tasks: thin shells that claim a job, run its work, and report how it ended."""
+"""Celery tasks: thin shells that claim a job, run its work, and report how it ended.
+
+Each work function takes the run, the worker's context and the job's input, reports progress
+through the run, and returns the job's result; it raises `WorkFailed` (the input cannot be
+processed), `PermanentAIError` (fail) or `TransientAIError` (retry with backoff).
+"""
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from functools import cache
+from collections.abc import Callable
 from typing import Any
 
 from celery import Task
-from redis import Redis
 
 from jobs.app import celery
-from jobs.engines import Engine, ImproveRequest, select_engine
-from jobs.errors import JobClosed, PermanentAIError, Superseded, TransientAIError
+from jobs.context import WorkerContext, worker_context
+from jobs.errors import JobClosed, PermanentAIError, Superseded, TransientAIError, WorkFailed
 from jobs.events import ErrorInfo
+from jobs.extraction import extract_resume
 from jobs.improve import improve_cv
-from jobs.names import TASK_NAMES, JobKind, Keys
+from jobs.names import TASK_NAMES, JobKind
 from jobs.run import JobRun
-from settings import Settings, get_settings
+from settings import Settings
 
 log = logging.getLogger(__name__)
 
-
-@cache
-def _redis() -> Redis:
-    return Redis.from_url(get_settings().redis_url, health_check_interval=30)
-
-
-@cache
-def _engine() -> Engine:
-    return select_engine(get_settings())
+Work = Callable[[JobRun, WorkerContext, dict[str, Any]], dict[str, Any]]
 
 
 @celery.task(bind=True, name=TASK_NAMES[JobKind.IMPROVE_CV], max_retries=None)
 def improve_cv_task(self: Task[Any, Any], job_id: str) -> None:
-    settings = get_settings()
-    run = JobRun(_redis(), Keys(settings.key_prefix), settings.event_log_max, job_id)
-    record = run.start(settings.job_max_redeliveries)
+    _run_job(self, job_id, improve_cv)
+
+
+@celery.task(bind=True, name=TASK_NAMES[JobKind.EXTRACT_RESUME], max_retries=None)
+def extract_resume_task(self: Task[Any, Any], job_id: str) -> None:
+    _run_job(self, job_id, extract_resume)
+
+
+def _run_job(task: Task[Any, Any], job_id: str, work: Work) -> None:
+    ctx = worker_context()
+    run = ctx.run(job_id)
+    record = run.start(ctx.settings.job_max_redeliveries)
     if record is None:
         log.info("job %s: nothing to do (missing, finished or given up)", job_id)
         return
-    request = ImproveRequest(**record.input)
     try:
-        result = improve_cv(run, request, _engine(), settings.stream_flush_chars, settings.stream_flush_ms)
-        run.succeed(result)
+        run.succeed(work(run, ctx, record.input))
     except (JobClosed, Superseded) as e:
         log.info("job %s: stopped: %s", job_id, e)
     except TransientAIError as e:
-        _retry_or_fail(self, run, e, settings)
-    except PermanentAIError as e:
+        _retry_or_fail(task, run, e, ctx.settings)
+    except (PermanentAIError, WorkFailed) as e:
         _end_quietly(run, ErrorInfo(e.code, e.message))
     except Exception as e:
         log.exception("job %s failed", job_id)

@@ -209,3 +209,8 @@ def find_word(text: str, term: str) -> str | None:
 
 def contains_word(text: str, term: str) -> bool:
     return find_word(text, term) is not None
+
+
+def word_count(text: str) -> int:
+    """Words as a reader counts them: separators such as "-" and "|" are not words."""
+    return sum(1 for w in text.split() if any(c.isalnum() for c in w))

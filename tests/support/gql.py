@@ -194,3 +194,34 @@ async def create_questionnaire(url: str, **overrides: Any) -> dict[str, Any]:
         + " } }"
     )
     return (await execute(url, query, {"input": {**QUESTIONNAIRE_INPUT, **overrides}}))["createQuestionnaire"]
+
+
+UPLOAD = (
+    "mutation($q: ID!, $file: Upload!) { uploadResume(questionnaireId: $q, file: $file) { "
+    "resume { id filename format sizeBytes state extractionJobId } job { id kind state seq } } }"
+)
+
+
+async def upload(
+    url: str,
+    questionnaire_id: str,
+    content: bytes,
+    filename: str = "cv.pdf",
+    content_type: str = "application/pdf",
+    preflight: bool = True,
+) -> httpx.Response:
+    """A GraphQL multipart request (the multipart request spec), as Apollo's and urql's clients send."""
+    operations = {"query": UPLOAD, "variables": {"q": questionnaire_id, "file": None}}
+    data = {"operations": json.dumps(operations), "map": json.dumps({"0": ["variables.file"]})}
+    headers = {"Apollo-Require-Preflight": "true"} if preflight else {}
+    async with httpx.AsyncClient(timeout=60) as client:
+        return await client.post(
+            url, data=data, files={"0": (filename, content, content_type)}, headers=headers
+        )
+
+
+async def upload_resume(url: str, questionnaire_id: str, content: bytes, **kwargs: Any) -> dict[str, Any]:
+    body = (await upload(url, questionnaire_id, content, **kwargs)).json()
+    if body.get("errors"):
+        raise GraphQLErrors(body["errors"])
+    return body["data"]["uploadResume"]

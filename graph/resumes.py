@@ -1,0 +1,74 @@
+"""Uploading a CV for a questionnaire: refused at once when its bytes are not a PDF, a DOCX or
+plain text; otherwise stored in Redis (any worker can read it, C9) and extracted by a job."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import replace
+
+import strawberry
+from starlette.datastructures import UploadFile
+from strawberry.file_uploads import Upload
+from strawberry.types import Info
+
+from graph import validation
+from graph.context import Context
+from graph.cv_types import Resume
+from graph.launch import start_job
+from graph.types import Job, job_from_record
+from jobs import questionnaires
+from jobs.documents.sniff import detect_format
+from jobs.errors import InvalidInput
+from jobs.names import JobKind
+
+FILENAME_MAX_CHARS = 255
+
+
+@strawberry.type
+class UploadResumePayload:
+    resume: Resume
+    job: Job = strawberry.field(description="The EXTRACT_RESUME job; follow it with jobUpdates.")
+
+
+async def read_upload(file: UploadFile, max_bytes: int) -> bytes:
+    # The upload gate (graph/uploads.py) refuses bigger files while they stream; this holds even
+    # when the schema is served some other way.
+    content = await file.read(max_bytes + 1)
+    if len(content) > max_bytes:
+        raise InvalidInput("file", f"files are limited to {max_bytes} bytes", code="FILE_TOO_LARGE")
+    return content
+
+
+@strawberry.type
+class ResumeMutation:
+    @strawberry.mutation(
+        description="Upload a CV (PDF, DOCX or plain text, up to 10 MB) for a questionnaire of yours, "
+        "replacing any earlier one; its text is extracted by the returned job. Send it as a GraphQL "
+        "multipart request with an Apollo-Require-Preflight header."
+    )
+    async def upload_resume(
+        self, info: Info[Context, None], questionnaire_id: strawberry.ID, file: Upload
+    ) -> UploadResumePayload:
+        services, owner = info.context.services, info.context.user_id
+        questionnaire = await services.cv.questionnaire(
+            owner, validation.object_id(questionnaire_id, "questionnaireId", "questionnaire")
+        )
+        assert isinstance(file, UploadFile)
+        content = await read_upload(file, services.settings.upload_max_bytes)
+        resume = questionnaires.Resume(
+            id=str(uuid.uuid4()),
+            owner=owner,
+            questionnaire_id=questionnaire.id,
+            filename=validation.strip_html(file.filename or "")[:FILENAME_MAX_CHARS] or "cv",
+            format=detect_format(content),
+            size=len(content),
+            uploaded_at=time.time(),
+        )
+        await services.cv.attach_resume(questionnaire, resume, content)
+        job_input = {"resume_id": resume.id, "questionnaire_id": questionnaire.id}
+        record = await start_job(services, JobKind.EXTRACT_RESUME, owner, job_input)
+        await services.cv.set_resume_job(resume.id, record.id)
+        return UploadResumePayload(
+            resume=Resume.of(replace(resume, job_id=record.id)), job=job_from_record(record)
+        )

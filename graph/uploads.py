@@ -1,0 +1,105 @@
+"""The gate in front of GraphQL multipart uploads (the multipart request spec).
+
+Two defences that Strawberry leaves to us once uploads are enabled:
+
+- CSRF: a browser sends a cross-site `multipart/form-data` POST without a preflight, cookies
+  and all. Such a request must carry a header no simple request can set (`Apollo-Require-
+  Preflight`, `GraphQL-Require-Preflight` or `X-Apollo-Operation-Name`), which forces a CORS
+  preflight that a foreign origin does not pass.
+- Size: a file over the limit is refused while it streams, as soon as its bytes pass the limit,
+  before the rest is read or spooled to disk. The parts are scanned incrementally (python-multipart,
+  the parser Starlette itself uses); non-file fields are bounded by Starlette (1 MiB each).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+PREFLIGHT_HEADERS = ("apollo-require-preflight", "graphql-require-preflight", "x-apollo-operation-name")
+FIELDS_ALLOWANCE = 1024 * 1024  # for the operations and map fields, beyond the files themselves
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class UploadGuard:
+    def __init__(self, app: ASGIApp, max_file_bytes: int) -> None:
+        self._app = app
+        self._max_file = max_file_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = Headers(scope=scope)
+        content_type, options = parse_options_header(headers.get("content-type", ""))
+        if scope["type"] != "http" or content_type != b"multipart/form-data":
+            await self._app(scope, receive, send)
+            return
+        if not any(headers.get(h) for h in PREFLIGHT_HEADERS):
+            message = "multipart requests must carry an Apollo-Require-Preflight header (CSRF defence)"
+            await _refuse(send, 400, "CSRF_PREVENTED", message)
+            return
+        if int(headers.get("content-length") or 0) > self._max_file + FIELDS_ALLOWANCE:
+            await _refuse(send, 413, "FILE_TOO_LARGE", self._too_large())
+            return
+        counter = _FileBytes(options.get(b"boundary", b""), self._max_file)
+        try:
+            await self._app(scope, counter.wrap(receive), send)
+        except _TooLarge:
+            await _refuse(send, 413, "FILE_TOO_LARGE", self._too_large())
+
+    def _too_large(self) -> str:
+        return f"files are limited to {self._max_file} bytes"
+
+
+class _FileBytes:
+    """Counts the bytes of each file part as the body streams in; raises past the limit."""
+
+    def __init__(self, boundary: bytes, limit: int) -> None:
+        self._limit = limit
+        self._in_file = False
+        self._size = 0
+        self._header = b""
+        callbacks: Any = {
+            "on_part_begin": self._part_begin,
+            "on_header_value": self._header_value,
+            "on_headers_finished": self._headers_finished,
+            "on_part_data": self._part_data,
+        }
+        self._parser = MultipartParser(boundary, callbacks) if boundary else None
+
+    def wrap(self, receive: Receive) -> Receive:
+        async def counted() -> Message:
+            message = await receive()
+            if message["type"] == "http.request" and self._parser is not None:
+                self._parser.write(message.get("body", b""))
+            return message
+
+        return counted
+
+    def _part_begin(self) -> None:
+        self._in_file, self._size, self._header = False, 0, b""
+
+    def _header_value(self, data: bytes, start: int, end: int) -> None:
+        # A value may arrive in pieces when a chunk ends inside it; headers are small.
+        self._header += data[start:end] + b"\n"
+
+    def _headers_finished(self) -> None:
+        self._in_file = b"filename=" in self._header
+
+    def _part_data(self, data: bytes, start: int, end: int) -> None:
+        if self._in_file:
+            self._size += end - start
+            if self._size > self._limit:
+                raise _TooLarge
+
+
+async def _refuse(send: Send, status: int, code: str, message: str) -> None:
+    body = json.dumps({"data": None, "errors": [{"message": message, "extensions": {"code": code}}]}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,64 @@
+"""The work of an EXTRACT_RESUME job: the uploaded file's text, pages and words, stored with the
+upload (and so with its questionnaire)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from jobs.context import WorkerContext
+from jobs.documents.extract import extract
+from jobs.errors import WorkFailed
+from jobs.events import as_bytes
+from jobs.names import Stage
+from jobs.questionnaires import Resume, ResumeState, save_resume
+from jobs.run import JobRun
+
+
+def extract_resume(run: JobRun, ctx: WorkerContext, job_input: dict[str, Any]) -> dict[str, Any]:
+    keys = ctx.keys
+    resume_id = job_input["resume_id"]
+    raw = ctx.redis.hgetall(keys.resume(resume_id))
+    content = ctx.redis.get(keys.resume_file(resume_id))
+    if not raw or content is None:
+        raise WorkFailed("the uploaded file was replaced or deleted before it was read", code="UPLOAD_GONE")
+    resume = Resume.from_hash(raw)
+    run.progress(
+        2, Stage.EXTRACTING, f"Reading {resume.filename} ({resume.format.value}, {resume.size} bytes)"
+    )
+
+    def page_done(page: int, pages: int) -> None:
+        run.progress(2 + page * 93 // pages, Stage.EXTRACTING, f"Read page {page} of {pages}")
+
+    settings = ctx.settings
+    try:
+        found = extract(
+            resume.format, as_bytes(content), settings.resume_max_pages, settings.cv_text_max_chars, page_done
+        )
+    except WorkFailed:
+        _store_if_present(ctx, replace(resume, state=ResumeState.FAILED))
+        raise
+    extracted = replace(
+        resume,
+        state=ResumeState.EXTRACTED,
+        text=found.text,
+        pages=found.pages,
+        words=found.words,
+        layout=found.layout,
+    )
+    _store_if_present(ctx, extracted)
+    run.progress(97, Stage.FINALIZING, f"Extracted {found.words} words from {found.pages} page(s)")
+    return {
+        "resume_id": resume.id,
+        "questionnaire_id": resume.questionnaire_id,
+        "pages": found.pages,
+        "words": found.words,
+    }
+
+
+def _store_if_present(ctx: WorkerContext, resume: Resume) -> None:
+    # A newer upload deletes this one; writing now would bring back a half record.
+    if ctx.redis.exists(ctx.keys.resume(resume.id)):
+        with ctx.redis.pipeline() as pipe:
+            save_resume(pipe, ctx.keys, resume)
+            pipe.execute()
