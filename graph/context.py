@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from celery import Celery
 from redis.asyncio import Redis
 
-from graph.compiled_subscription import SubscriptionCompiler
 from graph.listener import Listener
 from jobs.cv_store import CvStore
 from jobs.names import Keys
 from jobs.store import JobStore
 from settings import Settings
+
+if TYPE_CHECKING:
+    # Only named here: the compiler renders events with the GraphQL types, which use this module.
+    from graph.compiled_subscription import SubscriptionCompiler
 
 # Until authentication arrives every caller is this one user; records carry an owner from the
 # start so that ownership checks (C7) are already in every resolver.

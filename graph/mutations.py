@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import strawberry
 from strawberry.types import Info
 
@@ -10,7 +12,51 @@ from graph.access import owned_job
 from graph.context import Context
 from graph.launch import start_job
 from graph.types import ImproveCvInput, Job, job_from_record
+from jobs.engines import ImproveRequest
+from jobs.errors import InvalidInput
 from jobs.names import JobKind
+from jobs.questionnaires import ResumeState
+
+
+async def _improve_request(context: Context, input: ImproveCvInput) -> ImproveRequest:
+    """The job's input, fixed when the job is created: later edits of the questionnaire do not
+    change a job already queued."""
+    services = context.services
+    if input.questionnaire_id is None:
+        return validation.improve_request(
+            services.settings, input.cv_text, input.position, input.job_description, input.prompt
+        )
+    questionnaire = await services.cv.questionnaire(
+        context.user_id, validation.object_id(input.questionnaire_id, "questionnaireId", "questionnaire")
+    )
+    cv_text = input.cv_text
+    if cv_text is None and questionnaire.resume_id:
+        resume = await services.cv.resume(context.user_id, questionnaire.resume_id)
+        cv_text = resume.text if resume.state is ResumeState.EXTRACTED else None
+    if cv_text is None:
+        raise InvalidInput(
+            "cvText",
+            "the questionnaire has no extracted CV yet: upload one and wait for its extraction, "
+            "or pass cvText",
+            code="NO_CV_TEXT",
+        )
+    fields = questionnaire.fields
+    request = validation.improve_request(
+        services.settings,
+        cv_text,
+        input.position or fields.position,
+        input.job_description or fields.job_description,
+        input.prompt,
+    )
+    return replace(
+        request,
+        questionnaire_id=questionnaire.id,
+        industry=fields.industry,
+        experience_level=fields.experience_level.value,
+        company_size=fields.company_size.value,
+        location=fields.location,
+        application_timeline=fields.application_timeline.value,
+    )
 
 
 @strawberry.type
@@ -20,11 +66,10 @@ class Mutation:
         "at once; follow it with the jobUpdates subscription."
     )
     async def improve_cv(self, info: Info[Context, None], input: ImproveCvInput) -> Job:
-        services = info.context.services
-        request = validation.improve_request(
-            services.settings, input.cv_text, input.position, input.job_description, input.prompt
+        request = await _improve_request(info.context, input)
+        record = await start_job(
+            info.context.services, JobKind.IMPROVE_CV, info.context.user_id, request.as_dict()
         )
-        record = await start_job(services, JobKind.IMPROVE_CV, info.context.user_id, request.as_dict())
         return job_from_record(record)
 
     @strawberry.mutation(description="Cancel a queued or running job; its worker stops generating.")

@@ -6,7 +6,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import strawberry
+from strawberry.types import Info
 
+from graph.context import Context
+from graph.cv_types import AIResponse, Resume
 from jobs import events, records
 from jobs.names import EventType, JobKind, JobState
 
@@ -41,6 +44,21 @@ class Job:
     updated_at: datetime
     result: JobResult | None
     error: JobError | None
+    outputs: strawberry.Private[dict[str, Any]]
+
+    @strawberry.field(description="The AI response an IMPROVE_CV job stored.")
+    async def response(self, info: Info[Context, None]) -> AIResponse | None:
+        response_id = self.outputs.get("response_id")
+        if response_id is None:
+            return None
+        return AIResponse.of(await info.context.services.cv.response(info.context.user_id, response_id))
+
+    @strawberry.field(description="The CV an EXTRACT_RESUME job read.")
+    async def resume(self, info: Info[Context, None]) -> Resume | None:
+        resume_id = self.outputs.get("resume_id")
+        if resume_id is None:
+            return None
+        return Resume.of(await info.context.services.cv.resume(info.context.user_id, resume_id))
 
 
 @strawberry.type(description="One change of a job. `seq` rises by exactly 1 per event of a job.")
@@ -57,12 +75,18 @@ class JobEvent:
     at: datetime
 
 
-@strawberry.input
+@strawberry.input(
+    description="With a questionnaire, position and job description come from it and the CV from its "
+    "extracted upload; fields given here win. Without one, cvText and position are required."
+)
 class ImproveCvInput:
-    cv_text: str
-    position: str
+    questionnaire_id: strawberry.ID | None = None
+    cv_text: str | None = None
+    position: str | None = None
     job_description: str | None = None
-    prompt: str | None = None
+    prompt: str | None = strawberry.field(
+        default=None, description="Your instruction to the model, 10 to 5,000 characters."
+    )
 
 
 def _time(epoch: float) -> datetime:
@@ -94,6 +118,7 @@ def job_from_record(record: records.JobRecord) -> Job:
         updated_at=_time(record.updated_at),
         result=_result(record.result),
         error=_error(record.error),
+        outputs=record.result or {},
     )
 
 

@@ -113,7 +113,11 @@ def _collapse(value: str) -> str:
 
 
 def improve_request(
-    settings: Settings, cv_text: str, position: str, job_description: str | None, prompt: str | None
+    settings: Settings,
+    cv_text: str | None,
+    position: str | None,
+    job_description: str | None,
+    prompt: str | None,
 ) -> ImproveRequest:
     checked = all_of(
         {

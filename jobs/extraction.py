@@ -12,12 +12,13 @@ from jobs.errors import WorkFailed
 from jobs.events import as_bytes
 from jobs.names import Stage
 from jobs.questionnaires import Resume, ResumeState, save_resume
+from jobs.records import JobRecord
 from jobs.run import JobRun
 
 
-def extract_resume(run: JobRun, ctx: WorkerContext, job_input: dict[str, Any]) -> dict[str, Any]:
+def extract_resume(run: JobRun, ctx: WorkerContext, job: JobRecord) -> dict[str, Any]:
     keys = ctx.keys
-    resume_id = job_input["resume_id"]
+    resume_id = job.input["resume_id"]
     raw = ctx.redis.hgetall(keys.resume(resume_id))
     content = ctx.redis.get(keys.resume_file(resume_id))
     if not raw or content is None:

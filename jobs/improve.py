@@ -1,13 +1,21 @@
-"""The work of an IMPROVE_CV job, free of Celery: stages, streamed output, the result."""
+"""The work of an IMPROVE_CV job, free of Celery: read the CV, rewrite it with contact details
+hidden from the model, check what the rewrite claims, store the response."""
 
 from __future__ import annotations
 
+import time
+import uuid
+from dataclasses import replace
 from typing import Any
 
+from jobs.claims import unverified_claims
 from jobs.context import WorkerContext
 from jobs.engines import Engine, ImproveRequest
 from jobs.engines.coalesce import coalesce
 from jobs.names import Stage
+from jobs.outputs import AIResponse, Usage, save_response
+from jobs.privacy import Redactor
+from jobs.records import JobRecord
 from jobs.run import JobRun
 
 # Progress bands: the output's share is estimated from the CV's length, since a rewrite is
@@ -15,24 +23,60 @@ from jobs.run import JobRun
 GENERATING_FROM, GENERATING_TO = 10, 95
 
 
-def improve_cv(run: JobRun, ctx: WorkerContext, job_input: dict[str, Any]) -> dict[str, Any]:
-    settings = ctx.settings
-    return rewrite(
-        run, ImproveRequest(**job_input), ctx.engine, settings.stream_flush_chars, settings.stream_flush_ms
+def improve_cv(run: JobRun, ctx: WorkerContext, job: JobRecord) -> dict[str, Any]:
+    request = ImproveRequest(**job.input)
+    run.progress(5, Stage.ANALYZING, f"Reading the CV ({len(request.cv_text.split())} words)")
+    text, usage = rewrite(
+        run, request, ctx.engine, ctx.settings.stream_flush_chars, ctx.settings.stream_flush_ms
     )
+    limit = ctx.settings.response_max_chars
+    truncated = len(text) > limit
+    run.progress(GENERATING_TO, Stage.FINALIZING, _finalizing_message(len(text), limit))
+    response = AIResponse(
+        id=str(uuid.uuid4()),
+        owner=job.owner,
+        questionnaire_id=request.questionnaire_id,
+        job_id=run.job_id,
+        text=text[:limit],
+        model=ctx.engine.model,
+        created_at=time.time(),
+        usage=usage,
+        unverified_claims=unverified_claims(request.cv_text, text[:limit]),
+        truncated=truncated,
+    )
+    with ctx.redis.pipeline() as pipe:
+        save_response(pipe, ctx.keys, response)
+        pipe.execute()
+    return {"text": response.text, "model": response.model, "response_id": response.id}
 
 
 def rewrite(
     run: JobRun, request: ImproveRequest, engine: Engine, flush_chars: int, flush_ms: int
-) -> dict[str, str]:
-    run.progress(5, Stage.ANALYZING, f"Reading the CV ({len(request.cv_text.split())} words)")
+) -> tuple[str, Usage | None]:
+    """Stream the engine's rewrite as output events; the model sees placeholders for contact
+    details (jobs/privacy.py), the user sees them restored."""
+    redactor = Redactor()
+    hidden = replace(
+        request,
+        cv_text=redactor.redact(request.cv_text),
+        prompt=redactor.redact(request.prompt) if request.prompt else None,
+    )
     run.progress(GENERATING_FROM, Stage.GENERATING, f"Rewriting for {request.position} with {engine.model}")
     expected = max(len(request.cv_text), 1)
     produced: list[str] = []
     size = 0
-    stream = engine.stream(request)
+    usage: list[Usage] = []
+    stream = engine.stream(hidden)
+
+    def text_only() -> Any:
+        for piece in stream:
+            if isinstance(piece, Usage):
+                usage.append(piece)
+            else:
+                yield piece
+
     try:
-        for delta in coalesce(stream, flush_chars, flush_ms):
+        for delta in coalesce(redactor.restore_stream(text_only()), flush_chars, flush_ms):
             produced.append(delta)
             size += len(delta)
             share = min(size / expected, 1.0)
@@ -42,5 +86,10 @@ def rewrite(
         close = getattr(stream, "close", None)
         if close is not None:
             close()
-    run.progress(GENERATING_TO, Stage.FINALIZING, f"Generated {size} characters")
-    return {"text": "".join(produced), "model": engine.model}
+    return "".join(produced), (usage[-1] if usage else None)
+
+
+def _finalizing_message(size: int, limit: int) -> str:
+    if size > limit:
+        return f"Generated {size} characters; the response keeps the first {limit}"
+    return f"Generated {size} characters"

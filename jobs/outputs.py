@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from jobs.events import as_text
 from jobs.names import Keys
@@ -97,7 +97,7 @@ class PdfFile:
         )
 
 
-class ListPipeline(Pipeline):
+class ListPipeline(Pipeline, Protocol):
     def lpush(self, name: str, *values: Any) -> Any: ...
 
 

@@ -1,6 +1,6 @@
 """Celery tasks: thin shells that claim a job, run its work, and report how it ended.
 
-Each work function takes the run, the worker's context and the job's input, reports progress
+Each work function takes the run, the worker's context and the job's record, reports progress
 through the run, and returns the job's result; it raises `WorkFailed` (the input cannot be
 processed), `PermanentAIError` (fail) or `TransientAIError` (retry with backoff).
 """
@@ -21,12 +21,13 @@ from jobs.events import ErrorInfo
 from jobs.extraction import extract_resume
 from jobs.improve import improve_cv
 from jobs.names import TASK_NAMES, JobKind
+from jobs.records import JobRecord
 from jobs.run import JobRun
 from settings import Settings
 
 log = logging.getLogger(__name__)
 
-Work = Callable[[JobRun, WorkerContext, dict[str, Any]], dict[str, Any]]
+Work = Callable[[JobRun, WorkerContext, JobRecord], dict[str, Any]]
 
 
 @celery.task(bind=True, name=TASK_NAMES[JobKind.IMPROVE_CV], max_retries=None)
@@ -47,7 +48,7 @@ def _run_job(task: Task[Any, Any], job_id: str, work: Work) -> None:
         log.info("job %s: nothing to do (missing, finished or given up)", job_id)
         return
     try:
-        run.succeed(work(run, ctx, record.input))
+        run.succeed(work(run, ctx, record))
     except (JobClosed, Superseded) as e:
         log.info("job %s: stopped: %s", job_id, e)
     except TransientAIError as e:

@@ -6,11 +6,26 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import Protocol
 
+from jobs.outputs import Usage
+
 SYSTEM_ROLE = (
     "You are a professional CV optimisation assistant. Improve and rewrite the candidate's CV to "
     "maximise their chances of being hired for the target position, while keeping every detail "
     "accurate: never invent employers, titles, dates, numbers, degrees or skills that the CV does "
-    "not contain. Answer with the complete rewritten CV in Markdown and nothing else."
+    "not contain. Contact details have been replaced by placeholders such as [EMAIL_1] or "
+    "[PHONE_1]; keep each placeholder exactly as written. Answer with the complete rewritten CV in "
+    "Markdown and nothing else."
+)
+DEFAULT_PROMPT = "Improve my CV for this position."
+
+# The questionnaire's context, in the order the model reads it.
+_CONTEXT = (
+    ("Target position", "position"),
+    ("Industry", "industry"),
+    ("Years of experience", "experience_level"),
+    ("Company size", "company_size"),
+    ("Location", "location"),
+    ("Application timeline", "application_timeline"),
 )
 
 
@@ -20,16 +35,23 @@ class ImproveRequest:
     position: str
     job_description: str | None = None
     prompt: str | None = None
+    questionnaire_id: str | None = None
+    industry: str | None = None
+    experience_level: str | None = None
+    company_size: str | None = None
+    location: str | None = None
+    application_timeline: str | None = None
 
     def as_dict(self) -> dict[str, str | None]:
         return asdict(self)
 
     def user_message(self) -> str:
-        parts = [f"Target position: {self.position}"]
+        parts = [
+            "\n".join(f"{label}: {getattr(self, name)}" for label, name in _CONTEXT if getattr(self, name))
+        ]
         if self.job_description:
             parts.append(f"Job description:\n{self.job_description}")
-        if self.prompt:
-            parts.append(f"Instructions from the candidate:\n{self.prompt}")
+        parts.append(f"Instructions from the candidate:\n{self.prompt or DEFAULT_PROMPT}")
         parts.append(f"CV:\n{self.cv_text}")
         return "\n\n".join(parts)
 
@@ -38,6 +60,7 @@ class Engine(Protocol):
     @property
     def model(self) -> str: ...
 
-    def stream(self, request: ImproveRequest) -> Iterator[str]:
-        """Yield the rewritten CV in pieces; raise `TransientAIError` or `PermanentAIError`."""
+    def stream(self, request: ImproveRequest) -> Iterator[str | Usage]:
+        """Yield the rewritten CV in pieces, then the token usage if the model reports it; raise
+        `TransientAIError` or `PermanentAIError`."""
         ...

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from jobs.engines.base import ImproveRequest
 from jobs.engines.keywords import contains_word, find_word, top_keywords
+from jobs.outputs import Usage
 
 SECTION_ALIASES = {
     "Summary": ("summary", "profile", "professional summary", "about", "about me", "objective"),
@@ -68,7 +69,7 @@ class Section:
 class OfflineEngine:
     model = "offline-rewriter-1"
 
-    def stream(self, request: ImproveRequest) -> Iterator[str]:
+    def stream(self, request: ImproveRequest) -> Iterator[str | Usage]:
         yield from rewrite(request).splitlines(keepends=True)
 
 

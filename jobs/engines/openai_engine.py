@@ -14,6 +14,7 @@ import openai
 
 from jobs.engines.base import SYSTEM_ROLE, ImproveRequest
 from jobs.errors import AIError, PermanentAIError, TransientAIError
+from jobs.outputs import Usage
 from settings import Settings
 
 
@@ -33,7 +34,7 @@ class OpenAIEngine:
     def model(self) -> str:
         return self._model
 
-    def stream(self, request: ImproveRequest) -> Iterator[str]:
+    def stream(self, request: ImproveRequest) -> Iterator[str | Usage]:
         try:
             stream = self._client.chat.completions.create(
                 model=self._model,
@@ -42,10 +43,17 @@ class OpenAIEngine:
                     {"role": "user", "content": request.user_message()},
                 ],
                 stream=True,
+                stream_options={"include_usage": True},
                 max_tokens=self._max_tokens,
             )
             with stream:
                 for chunk in stream:
+                    if chunk.usage is not None:
+                        yield Usage(
+                            prompt_tokens=chunk.usage.prompt_tokens,
+                            completion_tokens=chunk.usage.completion_tokens,
+                            total_tokens=chunk.usage.total_tokens,
+                        )
                     if not chunk.choices:
                         continue
                     choice = chunk.choices[0]
