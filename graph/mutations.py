@@ -33,13 +33,11 @@ async def _improve_request(context: Context, input: ImproveCvInput) -> ImproveRe
     if cv_text is None and questionnaire.resume_id:
         resume = await services.cv.resume(context.user_id, questionnaire.resume_id)
         cv_text = resume.text if resume.state is ResumeState.EXTRACTED else None
-    if cv_text is None:
-        raise InvalidInput(
-            "cvText",
-            "the questionnaire has no extracted CV yet: upload one and wait for its extraction, "
-            "or pass cvText",
-            code="NO_CV_TEXT",
-        )
+    no_cv = InvalidInput(
+        "cvText",
+        "the questionnaire has no extracted CV yet: upload one and wait for its extraction, or pass cvText",
+        code="NO_CV_TEXT",
+    )
     fields = questionnaire.fields
     request = validation.improve_request(
         services.settings,
@@ -47,6 +45,7 @@ async def _improve_request(context: Context, input: ImproveCvInput) -> ImproveRe
         input.position or fields.position,
         input.job_description or fields.job_description,
         input.prompt,
+        no_cv,
     )
     return replace(
         request,

@@ -118,10 +118,19 @@ def improve_request(
     position: str | None,
     job_description: str | None,
     prompt: str | None,
+    no_cv: InvalidInput | None = None,
 ) -> ImproveRequest:
+    """The checked input of an improvement; `no_cv` is the error to report when there is no CV
+    text at all (its absence from a questionnaire says more than "cvText must not be empty")."""
+
+    def cv() -> str | None:
+        if cv_text is None and no_cv is not None:
+            raise no_cv
+        return text("cvText", cv_text, settings.cv_text_max_chars, required=True)
+
     checked = all_of(
         {
-            "cv_text": lambda: text("cvText", cv_text, settings.cv_text_max_chars, required=True),
+            "cv_text": cv,
             "position": lambda: text("position", position, settings.position_max_chars, required=True),
             "job_description": lambda: text(
                 "jobDescription", job_description, settings.job_description_max_chars, required=False

@@ -115,8 +115,18 @@ class FakeOpenAI:
             return JSONResponse({"error": error}, status_code=response.status, headers=response.headers)
         if isinstance(response, Hang):
             return StreamingResponse(self._hang(name), media_type="text/event-stream")
+        usage = None
+        if (body.get("stream_options") or {}).get("include_usage"):
+            # As OpenAI reports it: a last chunk with no choices; here, a token per 4 characters.
+            prompt = len(text) // 4
+            completion = len(response.text) // 4
+            usage = {
+                "prompt_tokens": prompt,
+                "completion_tokens": completion,
+                "total_tokens": prompt + completion,
+            }
         return StreamingResponse(
-            self._sse(name, body.get("model", "fake"), response), media_type="text/event-stream"
+            self._sse(name, body.get("model", "fake"), response, usage), media_type="text/event-stream"
         )
 
     async def _hang(self, name: str) -> AsyncIterator[bytes]:
@@ -126,7 +136,9 @@ class FakeOpenAI:
             await asyncio.shield(self._record_abandoned(name))
         yield b""  # pragma: no cover
 
-    async def _sse(self, name: str, model: str, stream: Stream) -> AsyncIterator[bytes]:
+    async def _sse(
+        self, name: str, model: str, stream: Stream, usage: dict[str, int] | None
+    ) -> AsyncIterator[bytes]:
         pieces = [stream.text[i : i + stream.chunk] for i in range(0, len(stream.text), stream.chunk)]
         finished = False
         stream.started.set()
@@ -138,6 +150,8 @@ class FakeOpenAI:
                     await asyncio.sleep(stream.interval)
                 yield _chunk(model, {"content": piece}, None)
             yield _chunk(model, {}, stream.finish_reason)
+            if usage is not None:
+                yield _chunk(model, None, None, usage)
             yield b"data: [DONE]\n\n"
             finished = True
         finally:
@@ -145,12 +159,16 @@ class FakeOpenAI:
                 await asyncio.shield(self._record_abandoned(name))
 
 
-def _chunk(model: str, delta: dict[str, str], finish_reason: str | None) -> bytes:
-    payload = {
+def _chunk(
+    model: str, delta: dict[str, str] | None, finish_reason: str | None, usage: dict[str, int] | None = None
+) -> bytes:
+    payload: dict[str, Any] = {
         "id": "chatcmpl-fake",
         "object": "chat.completion.chunk",
         "created": 0,
         "model": model,
-        "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}],
+        "choices": [] if delta is None else [{"index": 0, "delta": delta, "finish_reason": finish_reason}],
     }
+    if usage is not None:
+        payload["usage"] = usage
     return f"data: {json.dumps(payload)}\n\n".encode()

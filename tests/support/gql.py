@@ -225,3 +225,27 @@ async def upload_resume(url: str, questionnaire_id: str, content: bytes, **kwarg
     if body.get("errors"):
         raise GraphQLErrors(body["errors"])
     return body["data"]["uploadResume"]
+
+
+RESPONSE_FIELDS = (
+    "id text model createdAt truncated jobId usage { promptTokens completionTokens totalTokens } "
+    "unverifiedClaims { kind text } questionnaire { id }"
+)
+
+
+async def improve_from_questionnaire(url: str, questionnaire_id: str, **extra: Any) -> dict[str, Any]:
+    return await improve_cv_with(url, {"questionnaireId": questionnaire_id, **extra})
+
+
+async def improve_cv_with(url: str, improve_input: dict[str, Any]) -> dict[str, Any]:
+    data = await execute(
+        url,
+        f"mutation($input: ImproveCvInput!) {{ improveCv(input: $input) {{ {JOB_FIELDS} }} }}",
+        {"input": improve_input},
+    )
+    return data["improveCv"]
+
+
+async def job_response(url: str, job_id: str) -> dict[str, Any]:
+    query = f"query($id: ID!) {{ job(id: $id) {{ response {{ {RESPONSE_FIELDS} }} }} }}"
+    return (await execute(url, query, {"id": job_id}))["job"]["response"]
