@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import strawberry
 from strawberry.types import Info
 
+from graph.analysis_types import CvAnalysis, analysis_of
 from graph.context import Context
 from jobs import outputs, questionnaires
 from jobs.questionnaires import ApplicationTimeline, CompanySize, ExperienceLevel, ResumeFormat, ResumeState
@@ -159,6 +160,11 @@ class Questionnaire:
     async def responses(self, info: Info[Context, None]) -> list[AIResponse]:
         found = await info.context.services.cv.responses(info.context.user_id, str(self.id))
         return [AIResponse.of(r) for r in found]
+
+    @strawberry.field(description="Analyses of its CV, newest first.")
+    async def analyses(self, info: Info[Context, None]) -> list[CvAnalysis]:
+        found = await info.context.services.cv.analyses(info.context.user_id, str(self.id))
+        return [analysis_of(a) for a in found]
 
     @classmethod
     def of(cls, q: questionnaires.Questionnaire) -> Questionnaire:

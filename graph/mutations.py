@@ -11,11 +11,10 @@ from graph import validation
 from graph.access import owned_job
 from graph.context import Context
 from graph.launch import start_job
+from graph.resumes import extracted_resume, no_cv_text
 from graph.types import ImproveCvInput, Job, job_from_record
 from jobs.engines import ImproveRequest
-from jobs.errors import InvalidInput
 from jobs.names import JobKind
-from jobs.questionnaires import ResumeState
 
 
 async def _improve_request(context: Context, input: ImproveCvInput) -> ImproveRequest:
@@ -30,14 +29,8 @@ async def _improve_request(context: Context, input: ImproveCvInput) -> ImproveRe
         context.user_id, validation.object_id(input.questionnaire_id, "questionnaireId", "questionnaire")
     )
     cv_text = input.cv_text
-    if cv_text is None and questionnaire.resume_id:
-        resume = await services.cv.resume(context.user_id, questionnaire.resume_id)
-        cv_text = resume.text if resume.state is ResumeState.EXTRACTED else None
-    no_cv = InvalidInput(
-        "cvText",
-        "the questionnaire has no extracted CV yet: upload one and wait for its extraction, or pass cvText",
-        code="NO_CV_TEXT",
-    )
+    if cv_text is None and (resume := await extracted_resume(context, questionnaire)):
+        cv_text = resume.text
     fields = questionnaire.fields
     request = validation.improve_request(
         services.settings,
@@ -45,7 +38,7 @@ async def _improve_request(context: Context, input: ImproveCvInput) -> ImproveRe
         input.position or fields.position,
         input.job_description or fields.job_description,
         input.prompt,
-        no_cv,
+        no_cv_text(),
     )
     return replace(
         request,

@@ -21,8 +21,25 @@ from jobs import questionnaires
 from jobs.documents.sniff import detect_format
 from jobs.errors import InvalidInput
 from jobs.names import JobKind
+from jobs.questionnaires import Questionnaire, ResumeState
 
 FILENAME_MAX_CHARS = 255
+
+
+def no_cv_text() -> InvalidInput:
+    return InvalidInput(
+        "cvText",
+        "the questionnaire has no extracted CV yet: upload one and wait for its extraction, or pass cvText",
+        code="NO_CV_TEXT",
+    )
+
+
+async def extracted_resume(context: Context, questionnaire: Questionnaire) -> questionnaires.Resume | None:
+    """The questionnaire's CV once its text is extracted; None before (or without an upload)."""
+    if questionnaire.resume_id is None:
+        return None
+    resume = await context.services.cv.resume(context.user_id, questionnaire.resume_id)
+    return resume if resume.state is ResumeState.EXTRACTED else None
 
 
 @strawberry.type

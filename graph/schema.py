@@ -5,6 +5,7 @@ from __future__ import annotations
 import strawberry
 from strawberry.tools import merge_types
 
+from graph.analyses import AnalysisMutation, AnalysisQuery
 from graph.errors import ErrorMapping
 from graph.mutations import Mutation as JobMutation
 from graph.queries import Query as JobQuery
@@ -12,8 +13,8 @@ from graph.questionnaires import QuestionnaireMutation, QuestionnaireQuery
 from graph.resumes import ResumeMutation
 from graph.subscriptions import Subscription
 
-Query = merge_types("Query", (JobQuery, QuestionnaireQuery))
-Mutation = merge_types("Mutation", (JobMutation, QuestionnaireMutation, ResumeMutation))
+Query = merge_types("Query", (JobQuery, QuestionnaireQuery, AnalysisQuery))
+Mutation = merge_types("Mutation", (JobMutation, QuestionnaireMutation, ResumeMutation, AnalysisMutation))
 
 schema = strawberry.Schema(
     query=Query, mutation=Mutation, subscription=Subscription, extensions=[ErrorMapping]

@@ -8,6 +8,7 @@ from typing import Any
 import strawberry
 from strawberry.types import Info
 
+from graph.analysis_types import CvAnalysis, analysis_of
 from graph.context import Context
 from graph.cv_types import AIResponse, Resume
 from jobs import events, records
@@ -52,6 +53,15 @@ class Job:
         if response_id is None:
             return None
         return AIResponse.of(await info.context.services.cv.response(info.context.user_id, response_id))
+
+    @strawberry.field(
+        description="The analysis an ANALYZE_CV job made (and the one an IMPROVE_CV job starts with)."
+    )
+    async def analysis(self, info: Info[Context, None]) -> CvAnalysis | None:
+        analysis_id = self.outputs.get("analysis_id")
+        if analysis_id is None:
+            return None
+        return analysis_of(await info.context.services.cv.analysis(info.context.user_id, analysis_id))
 
     @strawberry.field(description="The CV an EXTRACT_RESUME job read.")
     async def resume(self, info: Info[Context, None]) -> Resume | None:

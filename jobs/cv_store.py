@@ -112,7 +112,7 @@ class CvStore:
     async def analysis(self, owner: str, analysis_id: str) -> dict[str, Any]:
         raw = await self._redis.get(self._keys.analysis(analysis_id))
         document: dict[str, Any] | None = json.loads(raw) if raw else None
-        if document is None or document.get("owner") != owner:
+        if document is None or document["meta"].get("owner") != owner:
             raise NotFound(f"analysis {analysis_id} does not exist")
         return document
 

@@ -8,6 +8,8 @@ import uuid
 from dataclasses import replace
 from typing import Any
 
+from jobs.analysis import AnalysisInput
+from jobs.analyzing import analyze_and_store
 from jobs.claims import unverified_claims
 from jobs.context import WorkerContext
 from jobs.engines import Engine, ImproveRequest
@@ -25,7 +27,8 @@ GENERATING_FROM, GENERATING_TO = 10, 95
 
 def improve_cv(run: JobRun, ctx: WorkerContext, job: JobRecord) -> dict[str, Any]:
     request = ImproveRequest(**job.input)
-    run.progress(5, Stage.ANALYZING, f"Reading the CV ({len(request.cv_text.split())} words)")
+    source = AnalysisInput(request.cv_text, request.position, request.job_description)
+    analysis_id = analyze_and_store(run, ctx, job, source, progress_to=GENERATING_FROM - 2)
     text, usage = rewrite(
         run, request, ctx.engine, ctx.settings.stream_flush_chars, ctx.settings.stream_flush_ms
     )
@@ -47,7 +50,12 @@ def improve_cv(run: JobRun, ctx: WorkerContext, job: JobRecord) -> dict[str, Any
     with ctx.redis.pipeline() as pipe:
         save_response(pipe, ctx.keys, response)
         pipe.execute()
-    return {"text": response.text, "model": response.model, "response_id": response.id}
+    return {
+        "text": response.text,
+        "model": response.model,
+        "response_id": response.id,
+        "analysis_id": analysis_id,
+    }
 
 
 def rewrite(

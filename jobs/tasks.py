@@ -14,6 +14,7 @@ from typing import Any
 
 from celery import Task
 
+from jobs.analyzing import analyze_cv
 from jobs.app import celery
 from jobs.context import WorkerContext, worker_context
 from jobs.errors import JobClosed, PermanentAIError, Superseded, TransientAIError, WorkFailed
@@ -38,6 +39,11 @@ def improve_cv_task(self: Task[Any, Any], job_id: str) -> None:
 @celery.task(bind=True, name=TASK_NAMES[JobKind.EXTRACT_RESUME], max_retries=None)
 def extract_resume_task(self: Task[Any, Any], job_id: str) -> None:
     _run_job(self, job_id, extract_resume)
+
+
+@celery.task(bind=True, name=TASK_NAMES[JobKind.ANALYZE_CV], max_retries=None)
+def analyze_cv_task(self: Task[Any, Any], job_id: str) -> None:
+    _run_job(self, job_id, analyze_cv)
 
 
 def _run_job(task: Task[Any, Any], job_id: str, work: Work) -> None:

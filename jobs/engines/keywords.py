@@ -183,6 +183,11 @@ STOPWORDS = frozenset(
         "company",
         "help",
         "ensure",
+        "hiring",
+        "hire",
+        "matter",
+        "matters",
+        "daily",
     ]
 )
 

@@ -57,7 +57,7 @@ REPHRASINGS = (
     (r"\bdue to the fact that\b", "because"),
     (r"\b(very|really|basically|actually|quite) ", ""),
 )
-_BULLET = re.compile(r"^\s*(?:[-*•·▪‣◦○\u2013]|\d+[.)])\s+")  # \u2013: en dash
+BULLET = re.compile(r"^\s*(?:[-*•·▪‣◦○\u2013]|\d+[.)])\s+")  # \u2013: en dash
 
 
 @dataclass
@@ -153,7 +153,7 @@ def render_lines(lines: list[str]) -> list[str]:
             if out and out[-1]:
                 out.append("")
             continue
-        bullet = _BULLET.match(line)
+        bullet = BULLET.match(line)
         out.append(f"- {tighten(line[bullet.end() :])}" if bullet else tighten(line))
     while out and not out[-1]:
         out.pop()
@@ -176,7 +176,7 @@ def reorder_skills(lines: list[str], present: list[str]) -> list[str]:
     """Put the skills that the job description asks for first, keeping the rest in order."""
     out = []
     for line in lines:
-        items = [i.strip() for i in re.split(r"[,;|]", _BULLET.sub("", line)) if i.strip()]
+        items = [i.strip() for i in re.split(r"[,;|]", BULLET.sub("", line)) if i.strip()]
         if len(items) < 3:
             out.append(line)
             continue

@@ -1,0 +1,55 @@
+"""The work of an ANALYZE_CV job, and the analysis stage that opens every IMPROVE_CV job."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import Any
+
+from jobs.analysis import AnalysisInput, CvAnalysis, analyze
+from jobs.context import WorkerContext
+from jobs.names import Stage
+from jobs.records import JobRecord
+from jobs.run import JobRun
+
+
+def analyze_cv(run: JobRun, ctx: WorkerContext, job: JobRecord) -> dict[str, Any]:
+    analysis_id = analyze_and_store(run, ctx, job, AnalysisInput(**job.input["source"]), progress_to=95)
+    return {"analysis_id": analysis_id, "questionnaire_id": job.input.get("questionnaire_id")}
+
+
+def analyze_and_store(
+    run: JobRun, ctx: WorkerContext, job: JobRecord, source: AnalysisInput, progress_to: int
+) -> str:
+    """Analyse, report the headline figures as progress, and keep the analysis with its
+    questionnaire (when there is one)."""
+    run.progress(
+        max(1, progress_to // 3), Stage.ANALYZING, f"Analysing the CV ({len(source.cv_text.split())} words)"
+    )
+    analysis = analyze(source)
+    run.progress(progress_to, Stage.ANALYZING, summary(analysis))
+    analysis_id = str(uuid.uuid4())
+    questionnaire_id = job.input.get("questionnaire_id")
+    document = analysis.to_document()
+    document["meta"] = {
+        "id": analysis_id,
+        "owner": job.owner,
+        "questionnaire_id": questionnaire_id,
+        "job_id": job.id,
+        "created_at": time.time(),
+    }
+    with ctx.redis.pipeline() as pipe:
+        pipe.set(ctx.keys.analysis(analysis_id), json.dumps(document))
+        if questionnaire_id:
+            pipe.lpush(ctx.keys.questionnaire_analyses(questionnaire_id), analysis_id)
+        pipe.execute()
+    return analysis_id
+
+
+def summary(analysis: CvAnalysis) -> str:
+    return (
+        f"Score {analysis.overall_score}/100: keywords {analysis.keyword_match.percent}%, "
+        f"ATS {analysis.ats_compatibility}%, "
+        f"{analysis.quantified_bullets} of {analysis.bullets} bullets quantified"
+    )
