@@ -25,6 +25,7 @@ from graph.compiled_subscription import SubscriptionCompiler
 from graph.context import Services
 from graph.graphiql import ASSETS_DIR, ASSETS_PATH
 from graph.listener import Listener
+from graph.pdfs import download_pdf
 from graph.schema import schema
 from graph.uploads import UploadGuard
 from graph.view import GraphQLView
@@ -116,6 +117,7 @@ def create_app() -> Starlette:
         routes=[
             Route("/graphql", UploadGuard(graphql, get_settings().upload_max_bytes), methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
+            Route("/downloads/pdf/{pdf_id}", download_pdf),
             Route("/healthz", healthz),
             Route("/metrics", metrics),
             Mount(ASSETS_PATH, StaticFiles(directory=ASSETS_DIR)),

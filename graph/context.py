@@ -23,6 +23,11 @@ if TYPE_CHECKING:
 ANONYMOUS = "anonymous"
 
 
+def caller_id(request: Any) -> str:
+    """Who is calling: every request's owner for the ownership checks (C7)."""
+    return ANONYMOUS
+
+
 @dataclass(frozen=True)
 class Services:
     """Opened once per process by the ASGI lifespan and shared by every request."""

@@ -107,6 +107,11 @@ class AIResponse:
     job_id: strawberry.ID
     questionnaire_id: strawberry.Private[str | None] = None
 
+    @strawberry.field(description="PDFs rendered from this response, newest first.")
+    async def pdfs(self, info: Info[Context, None]) -> list[PdfFile]:
+        found = await info.context.services.cv.response_pdfs(info.context.user_id, str(self.id))
+        return [PdfFile.of(p) for p in found]
+
     @strawberry.field
     async def questionnaire(self, info: Info[Context, None]) -> Questionnaire | None:
         if self.questionnaire_id is None:

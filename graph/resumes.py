@@ -22,6 +22,7 @@ from jobs.documents.sniff import detect_format
 from jobs.errors import InvalidInput
 from jobs.names import JobKind
 from jobs.questionnaires import Questionnaire, ResumeState
+from jobs.text import strip_html
 
 FILENAME_MAX_CHARS = 255
 
@@ -77,7 +78,7 @@ class ResumeMutation:
             id=str(uuid.uuid4()),
             owner=owner,
             questionnaire_id=questionnaire.id,
-            filename=validation.strip_html(file.filename or "")[:FILENAME_MAX_CHARS] or "cv",
+            filename=strip_html(file.filename or "")[:FILENAME_MAX_CHARS] or "cv",
             format=detect_format(content),
             size=len(content),
             uploaded_at=time.time(),

@@ -8,13 +8,16 @@ from strawberry.tools import merge_types
 from graph.analyses import AnalysisMutation, AnalysisQuery
 from graph.errors import ErrorMapping
 from graph.mutations import Mutation as JobMutation
+from graph.pdfs import PdfMutation
 from graph.queries import Query as JobQuery
 from graph.questionnaires import QuestionnaireMutation, QuestionnaireQuery
 from graph.resumes import ResumeMutation
 from graph.subscriptions import Subscription
 
 Query = merge_types("Query", (JobQuery, QuestionnaireQuery, AnalysisQuery))
-Mutation = merge_types("Mutation", (JobMutation, QuestionnaireMutation, ResumeMutation, AnalysisMutation))
+Mutation = merge_types(
+    "Mutation", (JobMutation, QuestionnaireMutation, ResumeMutation, AnalysisMutation, PdfMutation)
+)
 
 schema = strawberry.Schema(
     query=Query, mutation=Mutation, subscription=Subscription, extensions=[ErrorMapping]

@@ -10,7 +10,7 @@ from strawberry.types import Info
 
 from graph.analysis_types import CvAnalysis, analysis_of
 from graph.context import Context
-from graph.cv_types import AIResponse, Resume
+from graph.cv_types import AIResponse, PdfFile, Resume
 from jobs import events, records
 from jobs.names import EventType, JobKind, JobState
 
@@ -62,6 +62,13 @@ class Job:
         if analysis_id is None:
             return None
         return analysis_of(await info.context.services.cv.analysis(info.context.user_id, analysis_id))
+
+    @strawberry.field(description="The PDF a RENDER_PDF job made.")
+    async def pdf(self, info: Info[Context, None]) -> PdfFile | None:
+        pdf_id = self.outputs.get("pdf_id")
+        if pdf_id is None:
+            return None
+        return PdfFile.of(await info.context.services.cv.pdf(info.context.user_id, pdf_id))
 
     @strawberry.field(description="The CV an EXTRACT_RESUME job read.")
     async def resume(self, info: Info[Context, None]) -> Resume | None:

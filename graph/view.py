@@ -8,7 +8,7 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
-from graph.context import Context, Services
+from graph.context import Context, Services, caller_id
 from graph.graphiql import graphiql_html
 from graph.schema import schema
 from graph.transport import TransportHandler
@@ -30,7 +30,7 @@ class GraphQLView(GraphQL[Context, None]):
         self, request: Request | WebSocket, response: Response | WebSocket | None
     ) -> Context:
         services: Services = request.state.services
-        return Context(services=services, request=request, response=response)
+        return Context(services=services, request=request, response=response, user_id=caller_id(request))
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
         return HTMLResponse(self._graphiql)

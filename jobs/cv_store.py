@@ -120,6 +120,9 @@ class CvStore:
         ids = await self._ids(self._keys.questionnaire_analyses(questionnaire_id))
         return [await self.analysis(owner, i) for i in ids]
 
+    async def response_pdfs(self, owner: str, response_id: str) -> list[PdfFile]:
+        return [await self.pdf(owner, i) for i in await self._ids(self._keys.response_pdfs(response_id))]
+
     async def pdf(self, owner: str, pdf_id: str) -> PdfFile:
         return await self._owned(self._keys.pdf(pdf_id), owner, PdfFile.from_hash, "PDF")
 

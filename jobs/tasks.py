@@ -23,6 +23,7 @@ from jobs.extraction import extract_resume
 from jobs.improve import improve_cv
 from jobs.names import TASK_NAMES, JobKind
 from jobs.records import JobRecord
+from jobs.rendering import render_response_pdf
 from jobs.run import JobRun
 from settings import Settings
 
@@ -44,6 +45,11 @@ def extract_resume_task(self: Task[Any, Any], job_id: str) -> None:
 @celery.task(bind=True, name=TASK_NAMES[JobKind.ANALYZE_CV], max_retries=None)
 def analyze_cv_task(self: Task[Any, Any], job_id: str) -> None:
     _run_job(self, job_id, analyze_cv)
+
+
+@celery.task(bind=True, name=TASK_NAMES[JobKind.RENDER_PDF], max_retries=None)
+def render_pdf_task(self: Task[Any, Any], job_id: str) -> None:
+    _run_job(self, job_id, render_response_pdf)
 
 
 def _run_job(task: Task[Any, Any], job_id: str, work: Work) -> None:

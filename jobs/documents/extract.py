@@ -29,6 +29,10 @@ SCAN_PROBE_PAGES = 3
 DOCX_XML_MAX_BYTES = 20 * 1024 * 1024  # a zip bomb stops here
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 _COLUMN_GAP = re.compile(r"\S {6,}\S")
+# Bullets as PDF text extraction delivers them: Word's Symbol-font bullets land in the private use
+# area, and a glyph missing from a font's encoding comes out as DEL.
+_ODD_BULLETS = re.compile("[\uf0b7\uf0a7\uf076\uf0d8\uf0fc\uf06e\u25aa\u25cf\u25e6\x7f]")
+_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x80-\x9f]")
 
 Progress = Callable[[int, int], None]  # (page done, pages)
 
@@ -50,6 +54,7 @@ def extract(
         text, pages, layout = _docx(content)
     else:
         text, pages, layout = decode_text(content).replace("\r\n", "\n").strip(), 0, {}
+    text = _CONTROLS.sub("", _ODD_BULLETS.sub("•", text))
     if not text.strip():
         raise WorkFailed("the document contains no text", code="EMPTY_DOCUMENT")
     if len(text) > max_chars:

@@ -1,0 +1,46 @@
+"""Rendering a response as a PDF (a job), and serving the PDF to its owner only."""
+
+from __future__ import annotations
+
+import strawberry
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from strawberry.types import Info
+
+from graph import validation
+from graph.context import Context, Services, caller_id
+from graph.launch import start_job
+from graph.types import Job, job_from_record
+from jobs.errors import InvalidInput, NotFound
+from jobs.names import JobKind
+
+
+@strawberry.type
+class PdfMutation:
+    @strawberry.mutation(
+        description="Render an AI response of yours as an A4 PDF. Returns the RENDER_PDF job; its "
+        "`pdf.url` is where to download the file."
+    )
+    async def render_cv_pdf(self, info: Info[Context, None], response_id: strawberry.ID) -> Job:
+        services, owner = info.context.services, info.context.user_id
+        response = await services.cv.response(
+            owner, validation.object_id(response_id, "responseId", "response")
+        )
+        record = await start_job(services, JobKind.RENDER_PDF, owner, {"response_id": response.id})
+        return job_from_record(record)
+
+
+async def download_pdf(request: Request) -> Response:
+    """GET /downloads/pdf/{id}: the file, to its owner; anything else is a 404 alike (C7)."""
+    services: Services = request.state.services
+    try:
+        pdf_id = validation.object_id(request.path_params["pdf_id"], "id", "PDF")
+        pdf, content = await services.cv.pdf_content(caller_id(request), pdf_id)
+    except (InvalidInput, NotFound):
+        return JSONResponse({"error": {"code": "NOT_FOUND", "message": "no such PDF"}}, status_code=404)
+    headers = {
+        "Content-Disposition": f'attachment; filename="cv-{pdf.id[:8]}.pdf"',
+        "Cache-Control": "private, no-store",
+        "X-Content-Type-Options": "nosniff",
+    }
+    return Response(content, media_type="application/pdf", headers=headers)

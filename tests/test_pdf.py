@@ -1,0 +1,124 @@
+"""From questionnaire to downloaded PDF, end to end; the rendered PDF fetches nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+
+import httpx
+import pytest
+from pypdf import PdfReader
+
+from devstack.redis_server import free_port
+from tests.samples import CV
+from tests.support.documents import text_pdf
+from tests.support.fake_openai import FakeOpenAI, Stream
+from tests.support.gql import (
+    GraphQLErrors,
+    assert_contiguous,
+    create_questionnaire,
+    execute,
+    improve_from_questionnaire,
+    job_response,
+    stream_of,
+    upload_resume,
+)
+
+RENDER = "mutation($r: ID!) { renderCvPdf(responseId: $r) { id kind state } }"
+PDF = "query($id: ID!) { job(id: $id) { pdf { id url sizeBytes pages } } }"
+
+
+async def _render(stack, response_id: str) -> tuple[list, dict]:
+    job = (await execute(stack.http, RENDER, {"r": response_id}))["renderCvPdf"]
+    assert job["kind"] == "RENDER_PDF"
+    events = await stream_of(stack.ws, job["id"], after_seq=0)
+    assert_contiguous(events, first=1)
+    return events, (await execute(stack.http, PDF, {"id": job["id"]}))["job"]["pdf"]
+
+
+async def _download(stack, url: str) -> httpx.Response:
+    async with httpx.AsyncClient(base_url=stack.api.base_url) as client:
+        return await client.get(url)
+
+
+@pytest.mark.parametrize("engine", ["offline", "openai"])
+async def test_questionnaire_upload_extract_improve_render_download(
+    offline_stack, ai_stack, fake_openai, engine
+):
+    stack = offline_stack if engine == "offline" else ai_stack
+    extra = {}
+    if engine == "openai":
+        marker = fake_openai.script(
+            "e2e", Stream("# Jane Doe\n\n## Experience\n\n- Owned the billing service\n")
+        )
+        extra = {"prompt": f"{marker} Make it shine, please."}
+    questionnaire = await create_questionnaire(stack.http)
+    uploaded = await upload_resume(stack.http, questionnaire["id"], text_pdf([CV]))
+    extraction = await stream_of(stack.ws, uploaded["job"]["id"], after_seq=0)
+    assert "extracting" in {e["stage"] for e in extraction} and extraction[-1]["state"] == "SUCCEEDED"
+
+    job = await improve_from_questionnaire(stack.http, questionnaire["id"], **extra)
+    improvement = await stream_of(stack.ws, job["id"], after_seq=0)
+    assert [
+        s for s in ("analyzing", "generating", "finalizing") if s in {e["stage"] for e in improvement}
+    ] == [
+        "analyzing",
+        "generating",
+        "finalizing",
+    ]
+    response = await job_response(stack.http, job["id"])
+    assert "Owned the billing service" in response["text"]
+
+    rendering, pdf = await _render(stack, response["id"])
+    assert "rendering" in {e["stage"] for e in rendering} and rendering[-1]["state"] == "SUCCEEDED"
+    download = await _download(stack, pdf["url"])
+    assert download.status_code == 200
+    assert download.headers["content-type"] == "application/pdf"
+    assert download.content.startswith(b"%PDF-") and len(download.content) == pdf["sizeBytes"]
+    reader = PdfReader(io.BytesIO(download.content))
+    assert len(reader.pages) == pdf["pages"] >= 1
+    assert [round(float(v)) for v in reader.pages[0].mediabox[2:]] == [595, 842]  # A4 in points
+    assert "Owned the billing service" in reader.pages[0].extract_text()
+
+
+async def test_markup_in_model_output_fetches_nothing(ai_stack, fake_openai: FakeOpenAI):
+    hits: list[bytes] = []
+
+    async def tracker(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        hits.append(await reader.read(100))
+        writer.close()
+
+    port = free_port()
+    server = await asyncio.start_server(tracker, "127.0.0.1", port)
+    answer = (
+        f'# Jane Doe\n\n<img src="http://127.0.0.1:{port}/pixel.png">\n\n'
+        f"![logo](http://127.0.0.1:{port}/logo.png)\n\n"
+        f'<link rel="stylesheet" href="http://127.0.0.1:{port}/x.css"> See [my site](http://127.0.0.1:{port}/)\n'
+    )
+    marker = fake_openai.script("markup", Stream(answer))
+    try:
+        job = await improve_from_questionnaire(
+            ai_stack.http,
+            (await create_questionnaire(ai_stack.http))["id"],
+            cvText=CV,
+            prompt=f"{marker} Go on.",
+        )
+        await stream_of(ai_stack.ws, job["id"])
+        response = await job_response(ai_stack.http, job["id"])
+        events, pdf = await _render(ai_stack, response["id"])
+        assert events[-1]["state"] == "SUCCEEDED"
+        text = PdfReader(io.BytesIO((await _download(ai_stack, pdf["url"])).content)).pages[0].extract_text()
+        assert "logo" in text and f"my site (http://127.0.0.1:{port}/)" in text
+        assert hits == []
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+async def test_unknown_pdfs_and_responses_are_not_found(offline_stack):
+    for url in ("/downloads/pdf/0d8a3a8e-7f43-4c59-9d4d-6c4b2f3c0a11", "/downloads/pdf/nope"):
+        response = await _download(offline_stack, url)
+        assert response.status_code == 404 and response.json()["error"]["code"] == "NOT_FOUND"
+    with pytest.raises(GraphQLErrors) as error:
+        await execute(offline_stack.http, RENDER, {"r": "0d8a3a8e-7f43-4c59-9d4d-6c4b2f3c0a11"})
+    assert error.value.codes == ["NOT_FOUND"]
