@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import strawberry
 from strawberry.types import Info
@@ -13,6 +14,9 @@ from graph.context import Context
 from graph.cv_types import AIResponse, PdfFile, Resume
 from jobs import events, records
 from jobs.names import EventType, JobKind, JobState
+
+Stored = TypeVar("Stored")
+Shown = TypeVar("Shown")
 
 JobStateEnum = strawberry.enum(JobState, name="JobState", description="Where a job is in its life.")
 JobKindEnum = strawberry.enum(JobKind, name="JobKind")
@@ -47,35 +51,36 @@ class Job:
     error: JobError | None
     outputs: strawberry.Private[dict[str, Any]]
 
+    async def _linked(
+        self,
+        info: Info[Context, None],
+        key: str,
+        load: Callable[[str, str], Awaitable[Stored]],
+        wrap: Callable[[Stored], Shown],
+    ) -> Shown | None:
+        """What the job stored under `key` in its result, read as its owner."""
+        object_id = self.outputs.get(key)
+        if object_id is None:
+            return None
+        return wrap(await load(info.context.user_id, object_id))
+
     @strawberry.field(description="The AI response an IMPROVE_CV job stored.")
     async def response(self, info: Info[Context, None]) -> AIResponse | None:
-        response_id = self.outputs.get("response_id")
-        if response_id is None:
-            return None
-        return AIResponse.of(await info.context.services.cv.response(info.context.user_id, response_id))
+        return await self._linked(info, "response_id", info.context.services.cv.response, AIResponse.of)
 
     @strawberry.field(
         description="The analysis an ANALYZE_CV job made (and the one an IMPROVE_CV job starts with)."
     )
     async def analysis(self, info: Info[Context, None]) -> CvAnalysis | None:
-        analysis_id = self.outputs.get("analysis_id")
-        if analysis_id is None:
-            return None
-        return analysis_of(await info.context.services.cv.analysis(info.context.user_id, analysis_id))
+        return await self._linked(info, "analysis_id", info.context.services.cv.analysis, analysis_of)
 
     @strawberry.field(description="The PDF a RENDER_PDF job made.")
     async def pdf(self, info: Info[Context, None]) -> PdfFile | None:
-        pdf_id = self.outputs.get("pdf_id")
-        if pdf_id is None:
-            return None
-        return PdfFile.of(await info.context.services.cv.pdf(info.context.user_id, pdf_id))
+        return await self._linked(info, "pdf_id", info.context.services.cv.pdf, PdfFile.of)
 
     @strawberry.field(description="The CV an EXTRACT_RESUME job read.")
     async def resume(self, info: Info[Context, None]) -> Resume | None:
-        resume_id = self.outputs.get("resume_id")
-        if resume_id is None:
-            return None
-        return Resume.of(await info.context.services.cv.resume(info.context.user_id, resume_id))
+        return await self._linked(info, "resume_id", info.context.services.cv.resume, Resume.of)
 
 
 @strawberry.type(description="One change of a job. `seq` rises by exactly 1 per event of a job.")

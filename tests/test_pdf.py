@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+from typing import Any
 
 import httpx
 import pytest
@@ -28,7 +29,7 @@ RENDER = "mutation($r: ID!) { renderCvPdf(responseId: $r) { id kind state } }"
 PDF = "query($id: ID!) { job(id: $id) { pdf { id url sizeBytes pages } } }"
 
 
-async def _render(stack, response_id: str) -> tuple[list, dict]:
+async def _render(stack, response_id: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     job = (await execute(stack.http, RENDER, {"r": response_id}))["renderCvPdf"]
     assert job["kind"] == "RENDER_PDF"
     events = await stream_of(stack.ws, job["id"], after_seq=0)
