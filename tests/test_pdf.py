@@ -123,3 +123,41 @@ async def test_unknown_pdfs_and_responses_are_not_found(offline_stack):
     with pytest.raises(GraphQLErrors) as error:
         await execute(offline_stack.http, RENDER, {"r": "0d8a3a8e-7f43-4c59-9d4d-6c4b2f3c0a11"})
     assert error.value.codes == ["NOT_FOUND"]
+
+
+async def test_deleting_a_questionnaire_deletes_everything_made_from_it(offline_stack, redis):
+    questionnaire = await create_questionnaire(offline_stack.http)
+    uploaded = await upload_resume(offline_stack.http, questionnaire["id"], CV.encode(), filename="cv.txt")
+    await stream_of(offline_stack.ws, uploaded["job"]["id"])
+    job = await improve_from_questionnaire(offline_stack.http, questionnaire["id"])
+    await stream_of(offline_stack.ws, job["id"])
+    response = await job_response(offline_stack.http, job["id"])
+    _, pdf = await _render(offline_stack, response["id"])
+    listed = await execute(
+        offline_stack.http,
+        "query($id: ID!) { job(id: $id) { response { pdfs { id } } analysis { id } } }",
+        {"id": job["id"]},
+    )
+    assert listed["job"]["response"]["pdfs"] == [{"id": pdf["id"]}]
+    analysis_id = listed["job"]["analysis"]["id"]
+    read = await execute(
+        offline_stack.http, "query($id: ID!) { analysis(id: $id) { id overallScore } }", {"id": analysis_id}
+    )
+    assert read["analysis"]["id"] == analysis_id
+
+    await execute(
+        offline_stack.http, "mutation($id: ID!) { deleteQuestionnaire(id: $id) }", {"id": questionnaire["id"]}
+    )
+    p = offline_stack.prefix
+    for key in (
+        f"{p}:q:{questionnaire['id']}",
+        f"{p}:resume:{uploaded['resume']['id']}:file",
+        f"{p}:response:{response['id']}",
+        f"{p}:pdf:{pdf['id']}:file",
+        f"{p}:analysis:{analysis_id}",
+    ):
+        assert not await redis.exists(key), key
+    assert (await _download(offline_stack, pdf["url"])).status_code == 404
+    with pytest.raises(GraphQLErrors) as gone:
+        await execute(offline_stack.http, "query($id: ID!) { analysis(id: $id) { id } }", {"id": analysis_id})
+    assert gone.value.codes == ["NOT_FOUND"]

@@ -110,6 +110,11 @@ async def test_unreadable_documents_fail_their_job_with_a_code(offline_stack, co
     assert resume["state"] == "FAILED" and resume["text"] is None
 
 
+async def test_a_pdf_over_the_page_cap_fails_with_too_many_pages(offline_stack):
+    _, _, events, _ = await _extract(offline_stack, text_pdf([f"Page {i}" for i in range(31)]))
+    assert events[-1]["error"]["code"] == "TOO_MANY_PAGES" and "31 pages" in events[-1]["error"]["message"]
+
+
 async def test_a_scanned_pdf_fails_fast_with_no_text_layer(offline_stack):
     _, _, events, resume = await _extract(offline_stack, scanned_pdf(pages=6))
     assert events[-1]["error"]["code"] == "NO_TEXT_LAYER"
