@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench lint schema install clean
+.PHONY: run test bench lint schema install clean token
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,11 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy .
 	$(BIN)/python -m pytest -q
+
+# A development token: make token USER=alice PLAN=Pro
+USER_ID = $(or $(USER),alice)
+token: $(STAMP)
+	@$(BIN)/python -m devstack.token --user $(USER_ID) --plan $(or $(PLAN),Free)
 
 bench: $(STAMP)
 	$(BIN)/python bench/pipeline.py $(BENCH_ARGS)

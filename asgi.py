@@ -21,11 +21,13 @@ from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
+from graph.auth import TokenVerifier
 from graph.compiled_subscription import SubscriptionCompiler
 from graph.context import Services
 from graph.graphiql import ASSETS_DIR, ASSETS_PATH
 from graph.listener import Listener
 from graph.pdfs import download_pdf
+from graph.quotas import QuotaService
 from graph.schema import schema
 from graph.uploads import UploadGuard
 from graph.view import GraphQLView
@@ -69,6 +71,8 @@ async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         listener=listener,
         celery=celery,
         compiler=SubscriptionCompiler(schema),
+        verifier=TokenVerifier(settings),
+        quotas=QuotaService(redis, keys),
     )
     try:
         yield {"services": services}
@@ -112,7 +116,7 @@ async def metrics(request: Request) -> PlainTextResponse:
 
 
 def create_app() -> Starlette:
-    graphql = GraphQLView()
+    graphql = GraphQLView(get_settings().allowed_origin_list)
     return Starlette(
         routes=[
             Route("/graphql", UploadGuard(graphql, get_settings().upload_max_bytes), methods=["GET", "POST"]),

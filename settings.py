@@ -68,6 +68,19 @@ class Settings(BaseSettings):
     broker_visibility_timeout: int = Field(default=3600, gt=0)
     broker_restore_interval: int = Field(default=10, gt=0)
 
+    # Bearer tokens (JWT): HS256 with JWT_SECRET, or RS256/ES256 with JWT_PUBLIC_KEY (PEM).
+    jwt_secret: SecretStr | None = None
+    jwt_public_key: str | None = None
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    jwt_leeway_seconds: int = Field(default=30, ge=0)
+    # Local play only: every caller without a token is one Premium user. Refused in production.
+    auth_disabled: bool = False
+    # Origins (besides the API's own) whose pages may open WebSockets, comma-separated.
+    allowed_origins: str = ""
+    max_active_jobs_per_user: int = Field(default=5, gt=0)
+    max_websockets_per_user: int = Field(default=10, gt=0)
+
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     data_dir: str = ".data"
@@ -80,6 +93,18 @@ class Settings(BaseSettings):
                 f"got {self.broker_visibility_timeout} <= {self.job_time_limit_seconds}"
             )
         return self
+
+    @model_validator(mode="after")
+    def _auth_is_real_in_production(self) -> Settings:
+        if self.env == "production" and self.auth_disabled:
+            raise ValueError("AUTH_DISABLED=true is refused when ENV=production")
+        if self.env == "production" and self.jwt_secret is None and self.jwt_public_key is None:
+            raise ValueError("ENV=production needs JWT_SECRET or JWT_PUBLIC_KEY to verify tokens")
+        return self
+
+    @property
+    def allowed_origin_list(self) -> list[str]:
+        return [o.strip() for o in self.allowed_origins.split(",") if o.strip()]
 
     @property
     def openai_enabled(self) -> bool:

@@ -18,6 +18,7 @@ import urllib.request
 from pathlib import Path
 
 from devstack.redis_server import RedisServer, start_redis
+from devstack.token import dev_secret
 from settings import get_settings
 
 PR_SET_PDEATHSIG = 1
@@ -76,6 +77,9 @@ def main() -> int:
     _die_with_parent()
     signal.pthread_sigmask(signal.SIG_BLOCK, WATCHED)
     env = dict(os.environ)
+    if settings.jwt_secret is None and not settings.jwt_public_key:
+        # Tokens from `make token` are signed with this checkout's own development secret.
+        env["JWT_SECRET"] = dev_secret(settings.data_dir)
     redis: RedisServer | None = None
     children: list[tuple[str, subprocess.Popen[bytes], float]] = []
     try:
@@ -122,6 +126,10 @@ def main() -> int:
             print("devstack: the API did not become healthy; stopping", flush=True)
             return 1
         print(f"GraphiQL: {base}/graphql", flush=True)
+        print(
+            "Token:    make token USER=alice PLAN=Pro  (then the Headers tab: Authorization: Bearer <token>)",
+            flush=True,
+        )
         return _supervise([p for _, p, _ in children])
     except KeyboardInterrupt:
         return 130

@@ -50,4 +50,5 @@ class AnalysisMutation:
             "layout": resume.layout if resume else {},
         }
         job_input = {"questionnaire_id": questionnaire.id, "source": source}
-        return job_from_record(await start_job(services, JobKind.ANALYZE_CV, owner, job_input))
+        record = await start_job(services, JobKind.ANALYZE_CV, info.context.user_or_raise, job_input)
+        return job_from_record(record)

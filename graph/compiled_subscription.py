@@ -42,13 +42,15 @@ from strawberry.schema.schema import validate_document
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 
 from graph.errors import ErrorMapping
+from graph.quotas import ApiCallQuota
 from graph.types import event_from
 from jobs import events
 
 ROOT_FIELD = "jobUpdates"
 # The plan skips per-operation extension hooks; it may only run when the schema's extensions
-# are ones whose effect on a subscription it reproduces (ErrorMapping: graph.errors.stream_error).
-REPRODUCED_EXTENSIONS: tuple[object, ...] = (ErrorMapping,)
+# are ones whose effect on a subscription it reproduces (ErrorMapping: graph.errors.stream_error;
+# ApiCallQuota charges HTTP operations only).
+REPRODUCED_EXTENSIONS: tuple[object, ...] = (ErrorMapping, ApiCallQuota)
 # Bounds, so that many distinct query texts cannot grow memory.
 MAX_PLANS = 256
 RENDERED_PER_PLAN = 4096

@@ -2,30 +2,24 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from celery import Celery
 from redis.asyncio import Redis
 
+from graph.auth import TokenVerifier, User
 from graph.listener import Listener
 from jobs.cv_store import CvStore
+from jobs.errors import Unauthenticated
 from jobs.names import Keys
 from jobs.store import JobStore
 from settings import Settings
 
 if TYPE_CHECKING:
-    # Only named here: the compiler renders events with the GraphQL types, which use this module.
+    # Only named here: these modules build on this one.
     from graph.compiled_subscription import SubscriptionCompiler
-
-# Until authentication arrives every caller is this one user; records carry an owner from the
-# start so that ownership checks (C7) are already in every resolver.
-ANONYMOUS = "anonymous"
-
-
-def caller_id(request: Any) -> str:
-    """Who is calling: every request's owner for the ownership checks (C7)."""
-    return ANONYMOUS
+    from graph.quotas import QuotaService
 
 
 @dataclass(frozen=True)
@@ -40,6 +34,8 @@ class Services:
     listener: Listener
     celery: Celery
     compiler: SubscriptionCompiler
+    verifier: TokenVerifier
+    quotas: QuotaService
 
 
 @dataclass
@@ -47,4 +43,18 @@ class Context:
     services: Services
     request: Any
     response: Any
-    user_id: str = ANONYMOUS
+    # Set from the Authorization header (HTTP) or the connection_init payload (WebSocket).
+    user: User | None = None
+    auth_error: Unauthenticated | None = None
+    connection_params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def user_or_raise(self) -> User:
+        if self.user is None:
+            raise self.auth_error or Unauthenticated("send a token: Authorization: Bearer <JWT>")
+        return self.user
+
+    @property
+    def user_id(self) -> str:
+        """The caller, for every ownership check (C7); no caller, no answer."""
+        return self.user_or_raise.id

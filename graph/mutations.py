@@ -15,6 +15,7 @@ from graph.resumes import extracted_resume, no_cv_text
 from graph.types import ImproveCvInput, Job, job_from_record
 from jobs.engines import ImproveRequest
 from jobs.names import JobKind
+from jobs.plans import Scope
 
 
 async def _improve_request(context: Context, input: ImproveCvInput) -> ImproveRequest:
@@ -59,8 +60,13 @@ class Mutation:
     )
     async def improve_cv(self, info: Info[Context, None], input: ImproveCvInput) -> Job:
         request = await _improve_request(info.context, input)
+        context = info.context
         record = await start_job(
-            info.context.services, JobKind.IMPROVE_CV, info.context.user_id, request.as_dict()
+            context.services,
+            JobKind.IMPROVE_CV,
+            context.user_or_raise,
+            request.as_dict(),
+            Scope.AI_IMPROVEMENTS,
         )
         return job_from_record(record)
 

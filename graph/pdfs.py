@@ -8,10 +8,10 @@ from starlette.responses import JSONResponse, Response
 from strawberry.types import Info
 
 from graph import validation
-from graph.context import Context, Services, caller_id
+from graph.context import Context, Services
 from graph.launch import start_job
 from graph.types import Job, job_from_record
-from jobs.errors import InvalidInput, NotFound
+from jobs.errors import InvalidInput, NotFound, Unauthenticated
 from jobs.names import JobKind
 
 
@@ -26,16 +26,23 @@ class PdfMutation:
         response = await services.cv.response(
             owner, validation.object_id(response_id, "responseId", "response")
         )
-        record = await start_job(services, JobKind.RENDER_PDF, owner, {"response_id": response.id})
+        record = await start_job(
+            services, JobKind.RENDER_PDF, info.context.user_or_raise, {"response_id": response.id}
+        )
         return job_from_record(record)
 
 
 async def download_pdf(request: Request) -> Response:
-    """GET /downloads/pdf/{id}: the file, to its owner; anything else is a 404 alike (C7)."""
+    """GET /downloads/pdf/{id} with the owner's bearer token: the file. Without a valid token 401;
+    another user's PDF answers exactly like a missing one, 404 (C7)."""
     services: Services = request.state.services
     try:
+        user = services.verifier.user(request.headers.get("authorization"))
+    except Unauthenticated as e:
+        return JSONResponse({"error": {"code": e.code, "message": e.message}}, status_code=401)
+    try:
         pdf_id = validation.object_id(request.path_params["pdf_id"], "id", "PDF")
-        pdf, content = await services.cv.pdf_content(caller_id(request), pdf_id)
+        pdf, content = await services.cv.pdf_content(user.id, pdf_id)
     except (InvalidInput, NotFound):
         return JSONResponse({"error": {"code": "NOT_FOUND", "message": "no such PDF"}}, status_code=404)
     headers = {

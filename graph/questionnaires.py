@@ -21,6 +21,7 @@ from graph.cv_types import (
     QuestionnaireUpdate,
 )
 from jobs.errors import InvalidInput
+from jobs.plans import Scope
 from jobs.questionnaires import QuestionnaireFields
 from settings import Settings
 
@@ -127,8 +128,10 @@ class QuestionnaireMutation:
             location=input.location,
             job_description=input.job_description,
         )
-        created = await services.cv.create(info.context.user_id, clean_fields(services.settings, fields))
-        return Questionnaire.of(created)
+        cleaned = clean_fields(services.settings, fields)
+        user = info.context.user_or_raise
+        await services.quotas.charge(Scope.QUESTIONNAIRES, user)
+        return Questionnaire.of(await services.cv.create(user.id, cleaned))
 
     @strawberry.mutation(description="Change some fields of a questionnaire of yours.")
     async def update_questionnaire(

@@ -21,7 +21,9 @@ from jobs import questionnaires
 from jobs.documents.sniff import detect_format
 from jobs.errors import InvalidInput
 from jobs.names import JobKind
+from jobs.plans import Scope
 from jobs.questionnaires import Questionnaire, ResumeState
+from jobs.records import JobRecord
 from jobs.text import strip_html
 
 FILENAME_MAX_CHARS = 255
@@ -68,25 +70,27 @@ class ResumeMutation:
     async def upload_resume(
         self, info: Info[Context, None], questionnaire_id: strawberry.ID, file: Upload
     ) -> UploadResumePayload:
-        services, owner = info.context.services, info.context.user_id
+        services, user = info.context.services, info.context.user_or_raise
         questionnaire = await services.cv.questionnaire(
-            owner, validation.object_id(questionnaire_id, "questionnaireId", "questionnaire")
+            user.id, validation.object_id(questionnaire_id, "questionnaireId", "questionnaire")
         )
         assert isinstance(file, UploadFile)
         content = await read_upload(file, services.settings.upload_max_bytes)
         resume = questionnaires.Resume(
             id=str(uuid.uuid4()),
-            owner=owner,
+            owner=user.id,
             questionnaire_id=questionnaire.id,
             filename=strip_html(file.filename or "")[:FILENAME_MAX_CHARS] or "cv",
             format=detect_format(content),
             size=len(content),
             uploaded_at=time.time(),
         )
-        await services.cv.attach_resume(questionnaire, resume, content)
+        stored: list[questionnaires.Resume] = []
+
+        async def attach(record: JobRecord) -> None:
+            stored.append(replace(resume, job_id=record.id))
+            await services.cv.attach_resume(questionnaire, stored[0], content)
+
         job_input = {"resume_id": resume.id, "questionnaire_id": questionnaire.id}
-        record = await start_job(services, JobKind.EXTRACT_RESUME, owner, job_input)
-        await services.cv.set_resume_job(resume.id, record.id)
-        return UploadResumePayload(
-            resume=Resume.of(replace(resume, job_id=record.id)), job=job_from_record(record)
-        )
+        record = await start_job(services, JobKind.EXTRACT_RESUME, user, job_input, Scope.UPLOADS, attach)
+        return UploadResumePayload(resume=Resume.of(stored[0]), job=job_from_record(record))

@@ -10,6 +10,7 @@ from strawberry.types import Info
 from graph import validation
 from graph.context import Context
 from graph.job_stream import job_events
+from graph.listener import RESYNC
 from graph.types import JobEvent, event_from
 from jobs import events
 
@@ -42,3 +43,17 @@ class Subscription:
     ) -> AsyncGenerator[JobEvent, None]:
         async for event in job_updates_stream(info.context, job_id, after_seq):
             yield event_from(event)
+
+    @strawberry.subscription(
+        description="Every live event of all your jobs, as they happen (a dashboard). Unlike "
+        "jobUpdates it replays nothing and never completes; follow one job with jobUpdates to "
+        "miss nothing."
+    )
+    async def my_job_updates(self, info: Info[Context, None]) -> AsyncGenerator[JobEvent, None]:
+        services = info.context.services
+        channel = services.keys.user_channel(info.context.user_id)
+        async with services.listener.subscribe(channel) as inbox:
+            while True:
+                # RESYNC (the listener reconnected) has no log to re-read here: carry on live.
+                if (event := await inbox.next()) is not RESYNC:
+                    yield event_from(event)

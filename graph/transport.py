@@ -7,6 +7,9 @@ pre-rendered JSON (graph/compiled_subscription.py), any other goes through Straw
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import time
 from contextlib import aclosing
 from typing import Any
 
@@ -18,6 +21,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 )
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
     CompleteMessage,
+    ConnectionInitMessage,
     NextMessage,
     NextMessagePayload,
 )
@@ -25,10 +29,45 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
 from graph.compiled_subscription import JobUpdatesPlan, next_message
 from graph.context import Context
 from graph.errors import stream_error
+from graph.sockets import SocketLease
 from graph.subscriptions import job_updates_stream
 
 
 class TransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
+    _lease: SocketLease | None = None
+    _expiry: asyncio.Task[None] | None = None
+
+    async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
+        # Authentication happens in the view's on_ws_connect (4403 without a valid token).
+        await super().handle_connection_init(message)
+        user = self.context.user
+        if not self.connection_acknowledged or user is None or self._lease is not None:
+            return
+        services = self.context.services
+        self._lease = SocketLease(services.redis, services.keys, user.id)
+        limit = services.settings.max_websockets_per_user
+        if not await self._lease.acquire(limit):
+            self._lease = None
+            await self.websocket.close(
+                code=4429, reason=f"too many open connections for this user (limit {limit})"
+            )
+            return
+        if user.expires_at is not None:
+            self._expiry = asyncio.create_task(self._close_at(user.expires_at))
+
+    async def _close_at(self, expires_at: float) -> None:
+        # A timer: the socket must not outlive the token that opened it.
+        await asyncio.sleep(max(0.0, expires_at - time.time()))
+        with contextlib.suppress(Exception):
+            await self.websocket.close(code=4403, reason="token expired")
+
+    async def shutdown(self) -> None:
+        if self._expiry is not None:
+            self._expiry.cancel()
+        if self._lease is not None:
+            await self._lease.release()
+        await super().shutdown()
+
     async def run_operation(self, operation: Operation[Context, None]) -> None:
         compiler = self.context.services.compiler
         plan = compiler.plan(operation.query, operation.operation_name)

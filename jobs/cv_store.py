@@ -96,9 +96,6 @@ class CvStore:
                 pipe.delete(keys.resume(questionnaire.resume_id), keys.resume_file(questionnaire.resume_id))
             await pipe.execute()
 
-    async def set_resume_job(self, resume_id: str, job_id: str) -> None:
-        await self._redis.hset(self._keys.resume(resume_id), "job_id", job_id)
-
     async def resume(self, owner: str, resume_id: str) -> Resume:
         return await self._owned(self._keys.resume(resume_id), owner, Resume.from_hash, "resume")
 

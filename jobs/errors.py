@@ -2,7 +2,10 @@
 `extensions.code`; `graph/errors.py` maps them in one place.
 
     ServiceError
+    ├── Unauthenticated       UNAUTHENTICATED: no valid bearer token
     ├── NotFound              NOT_FOUND: no such object (or not yours: C7)
+    ├── RateLimited           RATE_LIMITED: over the plan's quota (limit, used, resetAt, ...)
+    ├── TooBusy               TOO_MANY_ACTIVE_JOBS: the user's concurrency cap
     ├── InvalidInput          BAD_USER_INPUT / INPUT_TOO_LONG / ...: names the field (and lists
     │                         every violation of the input in `violations`)
     ├── JobClosed             JOB_FINISHED: the job is already terminal (e.g. cancelled mid-run)
@@ -36,8 +39,20 @@ class ServiceError(Exception):
         return {"code": self.code, **self.details}
 
 
+class Unauthenticated(ServiceError):
+    code = "UNAUTHENTICATED"
+
+
 class NotFound(ServiceError):
     code = "NOT_FOUND"
+
+
+class RateLimited(ServiceError):
+    code = "RATE_LIMITED"
+
+
+class TooBusy(ServiceError):
+    code = "TOO_MANY_ACTIVE_JOBS"
 
 
 class InvalidInput(ServiceError):

@@ -4,7 +4,9 @@
 log and PUBLISHes it on the job's channel, in one script: the record, the log and the live
 stream can never disagree, and `seq` rises by exactly one per event. Guards in the same script
 make the worker's writes safe against cancellation and against a second runner of the same job
-(redelivery): a write whose precondition fails changes nothing.
+(redelivery): a write whose precondition fails changes nothing. The same script keeps each
+user's set of unfinished jobs (their concurrency cap) and publishes every event a second time on
+the owner's channel, for dashboards (myJobUpdates).
 
 `Change` describes a write; `prepare_emit` turns it into script arguments so the synchronous
 worker client and the asyncio API client share everything but the call itself.
@@ -17,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from jobs.errors import JobClosed, NotFound, Superseded
+from jobs.errors import JobClosed, NotFound, Superseded, TooBusy
 from jobs.names import EventType, JobState, Keys
 
 EMIT_LUA = """
@@ -33,6 +35,18 @@ if spec.runner ~= nil and spec.runner ~= cjson.null then
   if (redis.call('HGET', rec, 'runner') or '') ~= spec.runner then
     return {0, 'SUPERSEDED', cur}
   end
+end
+if cur == '' and spec.active_key ~= cjson.null then
+  -- The user's concurrency cap: forget jobs that finished (or vanished) without saying so.
+  for _, id in ipairs(redis.call('SMEMBERS', spec.active_key)) do
+    local st = redis.call('HGET', spec.job_prefix .. id, 'state')
+    if not st or st == 'SUCCEEDED' or st == 'FAILED' or st == 'CANCELLED' then
+      redis.call('SREM', spec.active_key, id)
+    end
+  end
+  if redis.call('SCARD', spec.active_key) >= tonumber(spec.active_limit) then return {0, 'BUSY', cur} end
+  redis.call('SADD', spec.active_key, spec.job_id)
+  redis.call('HSET', rec, 'active_key', spec.active_key)
 end
 if spec.count_redelivery and cur == 'RUNNING' then
   redis.call('HINCRBY', rec, 'redeliveries', 1)
@@ -54,7 +68,12 @@ local event = cjson.encode({
 })
 redis.call('RPUSH', log, event)
 redis.call('LTRIM', log, -tonumber(spec.log_max), -1)
+if spec.terminal then
+  local active = redis.call('HGET', rec, 'active_key')
+  if active then redis.call('SREM', active, spec.job_id) end
+end
 redis.call('PUBLISH', ARGV[1], event)
+redis.call('PUBLISH', ARGV[3] .. (redis.call('HGET', rec, 'owner') or ''), event)
 return {1, event}
 """
 
@@ -131,6 +150,9 @@ class Change:
     incr: Mapping[str, int] = field(default_factory=dict)
     reset_output: bool = False
     count_redelivery: bool = False
+    # On creation: the owner's set of unfinished jobs, and how many it may hold.
+    active_key: str | None = None
+    active_limit: int | None = None
 
 
 def failure(error: ErrorInfo, require: Iterable[JobState | None], runner: str | None = None) -> Change:
@@ -172,8 +194,12 @@ def prepare_emit(keys: Keys, job_id: str, change: Change, log_max: int) -> tuple
         "delta": change.delta,
         "error": change.error.as_dict() if change.error else None,
         "log_max": log_max,
+        "terminal": change.state is not None and change.state.terminal,
+        "active_key": change.active_key,
+        "active_limit": change.active_limit,
+        "job_prefix": keys.job(""),
     }
-    return keys.job_keys(job_id), [keys.job_channel(job_id), json.dumps(spec)]
+    return keys.job_keys(job_id), [keys.job_channel(job_id), json.dumps(spec), keys.user_channel("")]
 
 
 def parse_emit_result(job_id: str, result: list[Any]) -> JobEvent:
@@ -183,6 +209,8 @@ def parse_emit_result(job_id: str, result: list[Any]) -> JobEvent:
     reason, state = as_text(result[1]), as_text(result[2])
     if reason == "SUPERSEDED":
         raise Superseded(f"job {job_id} was taken over by another runner")
+    if reason == "BUSY":
+        raise TooBusy("you have as many unfinished jobs as your limit allows; wait for one to finish")
     if not state:
         raise NotFound(f"job {job_id} does not exist")
     raise JobClosed(f"job {job_id} is {state}", state=state)

@@ -29,6 +29,7 @@ class JobRecord:
     attempts: int
     redeliveries: int
     runner: str | None
+    charge: str | None  # the quota counter this job was charged to
     created_at: float
     updated_at: float
 
@@ -52,6 +53,7 @@ class JobRecord:
             attempts=int(h.get("attempts", 0)),
             redeliveries=int(h.get("redeliveries", 0)),
             runner=h.get("runner") or None,
+            charge=h.get("charge") or None,
             created_at=float(h["created_at"]),
             updated_at=float(h["updated_at"]),
         )

@@ -16,6 +16,7 @@ from redis import Redis
 from jobs.errors import JobClosed
 from jobs.events import EMIT_LUA, Change, ErrorInfo, JobEvent, failure, parse_emit_result, prepare_emit
 from jobs.names import ACTIVE_STATES, FIRST_STAGE, EventType, JobState, Keys, Stage
+from jobs.quotas import REFUND_LUA, REFUNDABLE
 from jobs.records import JobRecord
 
 WORKER_LOST = "WORKER_LOST"
@@ -27,6 +28,7 @@ class JobRun:
         self._keys = keys
         self._log_max = log_max
         self._script = redis.register_script(EMIT_LUA)
+        self._refund = redis.register_script(REFUND_LUA)
         self.job_id = job_id
         self.token = uuid.uuid4().hex
 
@@ -87,11 +89,20 @@ class JobRun:
         )
 
     def fail(self, error: ErrorInfo) -> JobEvent:
-        return self._emit(failure(error, require=[JobState.RUNNING], runner=self.token))
+        event = self._emit(failure(error, require=[JobState.RUNNING], runner=self.token))
+        self._refund_if_ours(error)
+        return event
+
+    def _refund_if_ours(self, error: ErrorInfo) -> None:
+        """A job that failed on our side (model outage, lost workers) gives its quota unit back."""
+        record = self.load()
+        if error.code in REFUNDABLE and record is not None and record.charge:
+            self._refund(keys=[record.charge, self._keys.job(self.job_id)])
 
     def _emit_unfenced_failure(self, error: ErrorInfo) -> None:
         with contextlib.suppress(JobClosed):
             self._emit(failure(error, require=ACTIVE_STATES))
+            self._refund_if_ours(error)
 
     def _running(self, type_: EventType, **changes: object) -> JobEvent:
         """A write of this run, valid only while the job is RUNNING and still this run's."""

@@ -24,6 +24,7 @@ from jobs.events import (
     prepare_emit,
 )
 from jobs.names import ACTIVE_STATES, EventType, JobKind, JobState, Keys, Stage
+from jobs.quotas import REFUND_LUA
 from jobs.records import JobRecord
 
 
@@ -40,9 +41,19 @@ class JobStore:
         self._log_max = log_max
         self._emit_script = redis.register_script(EMIT_LUA)
         self._read_script = redis.register_script(READ_LUA)
+        self._refund_script = redis.register_script(REFUND_LUA)
 
-    async def create(self, kind: JobKind, owner: str, job_input: dict[str, Any]) -> JobRecord:
-        """Write the record (QUEUED, seq 1) and its first event before anything is enqueued (C1)."""
+    async def create(
+        self,
+        kind: JobKind,
+        owner: str,
+        job_input: dict[str, Any],
+        charge: str | None = None,
+        active_limit: int | None = None,
+    ) -> JobRecord:
+        """Write the record (QUEUED, seq 1) and its first event before anything is enqueued (C1).
+        `charge` is the quota counter the job was charged to (refunded if it fails on our side);
+        with `active_limit`, the owner may hold at most that many unfinished jobs (TooBusy)."""
         job_id = str(uuid.uuid4())
         await self.emit(
             job_id,
@@ -60,7 +71,10 @@ class JobStore:
                     "input": json.dumps(job_input),
                     "attempts": 0,
                     "redeliveries": 0,
+                    "charge": charge or "",
                 },
+                active_key=self._keys.user_active_jobs(owner) if active_limit is not None else None,
+                active_limit=active_limit,
             ),
         )
         return await self.get(job_id)
@@ -96,6 +110,9 @@ class JobStore:
 
     async def fail(self, job_id: str, error: ErrorInfo) -> JobEvent:
         return await self.emit(job_id, failure(error, require=ACTIVE_STATES))
+
+    async def refund(self, job_id: str, charge: str) -> None:
+        await self._refund_script(keys=[charge, self._keys.job(job_id)])
 
     async def emit(self, job_id: str, change: Change) -> JobEvent:
         keys, args = prepare_emit(self._keys, job_id, change, self._log_max)

@@ -3,6 +3,7 @@ share it under their own key prefix, as separate deployments would (C9)."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 from redis.asyncio import Redis
 
 from devstack.redis_server import RedisServer, start_redis
+from tests.support import auth
 from tests.support.fake_openai import FakeOpenAI
 from tests.support.processes import Api, Proc, start_api, start_worker
 
@@ -50,10 +52,30 @@ class Stack:
 
 
 async def start_stack(prefix: str, redis_url: str, cwd: Path, pool: str = "threads", **env: str) -> Stack:
-    full_env = {"REDIS_URL": redis_url, "KEY_PREFIX": prefix, **env}
+    full_env = {**stack_env(redis_url, prefix), **env}
     worker = start_worker(f"{prefix}-worker", full_env, cwd, pool)
     api = await start_api(f"{prefix}-api", full_env, cwd)
     return Stack(prefix, full_env, cwd, api, [worker])
+
+
+def stack_env(redis_url: str, prefix: str) -> dict[str, str]:
+    """What every test deployment runs with: its own prefix, the suite's token secret, and
+    concurrency caps that only the tests of the caps lower."""
+    return {
+        "REDIS_URL": redis_url,
+        "KEY_PREFIX": prefix,
+        "JWT_SECRET": auth.SECRET,
+        "MAX_ACTIVE_JOBS_PER_USER": "1000",
+        "MAX_WEBSOCKETS_PER_USER": "1000",
+    }
+
+
+@pytest.fixture(autouse=True)
+def own_caller(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Each test acts as a user of its own (tests/support/auth.py)."""
+    user = "u-" + hashlib.sha1(request.node.nodeid.encode()).hexdigest()[:12]
+    auth.Caller.become(user)
+    yield user
 
 
 def ai_env(fake_openai: FakeOpenAI, **overrides: str) -> dict[str, str]:

@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 from jobs.events import ErrorInfo
 from jobs.names import Keys
 from jobs.store import JobStore
+from tests.conftest import stack_env
 from tests.samples import CV
 from tests.support.gql import improve_cv, metric, raw_operation, stream_of
 from tests.support.processes import start_api
@@ -62,7 +63,7 @@ async def test_compiled_stream_equals_general_execution(offline_stack, selection
 
 async def test_compiled_error_events_and_stream_errors_equal_general_execution(redis_server, workdir):
     # A stack without workers, so the job stays queued until the API side fails it.
-    env = {"REDIS_URL": redis_server.url, "KEY_PREFIX": "t-compiled"}
+    env = stack_env(redis_server.url, "t-compiled")
     api = await start_api("t-compiled-api", env, workdir)
     redis = Redis.from_url(redis_server.url)
     try:

@@ -12,14 +12,15 @@ from pathlib import Path
 
 from devstack.redis_server import free_port
 from tests.samples import CV
-from tests.support.gql import get_job, improve_cv, stream_of
+from tests.support.auth import Caller
+from tests.support.gql import execute, get_job, improve_cv, stream_of
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 class MakeRun:
     def __init__(self, data_dir: Path, port: int) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("REDIS_", "OPENAI_", "MAKE"))}
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("REDIS_", "OPENAI_", "JWT_", "MAKE"))}
         env.update(DATA_DIR=str(data_dir), API_PORT=str(port), KEY_PREFIX="t-makerun")
         self.process = subprocess.Popen(
             ["make", "--no-print-directory", "run"],
@@ -38,6 +39,21 @@ class MakeRun:
             if match := re.match(r"GraphiQL: (http://\S+)", line):
                 return match.group(1)
         raise AssertionError("make run ended without printing the GraphiQL URL:\n" + "".join(self.output))
+
+    @staticmethod
+    def token(data_dir: Path, user: str, plan: str) -> str:
+        """`make token`, as the README tells a newcomer to run it."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("JWT_", "MAKE"))}
+        env["DATA_DIR"] = str(data_dir)
+        done = subprocess.run(
+            ["make", "--no-print-directory", "token", f"USER={user}", f"PLAN={plan}"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return done.stdout.strip().splitlines()[-1]
 
     def stop(self) -> str:
         self.process.send_signal(signal.SIGTERM)
@@ -62,6 +78,8 @@ async def test_make_run_serves_jobs_stops_cleanly_and_keeps_jobs_across_restarts
     first = MakeRun(tmp_path / "data", port)
     url = await asyncio.to_thread(first.wait_for_url)
     assert url == f"http://127.0.0.1:{port}/graphql"
+    Caller.bearer = await asyncio.to_thread(MakeRun.token, tmp_path / "data", "alice", "Pro")
+    assert (await execute(url, "{ me { id plan } }"))["me"] == {"id": "alice", "plan": "PRO"}
     job = await improve_cv(url, CV)
     events = await stream_of(url.replace("http", "ws"), job["id"], after_seq=0)
     assert events[-1]["state"] == "SUCCEEDED"

@@ -12,6 +12,7 @@ from pypdf import PdfReader
 
 from devstack.redis_server import free_port
 from tests.samples import CV
+from tests.support.auth import authorization
 from tests.support.documents import text_pdf
 from tests.support.fake_openai import FakeOpenAI, Stream
 from tests.support.gql import (
@@ -37,9 +38,9 @@ async def _render(stack, response_id: str) -> tuple[list[dict[str, Any]], dict[s
     return events, (await execute(stack.http, PDF, {"id": job["id"]}))["job"]["pdf"]
 
 
-async def _download(stack, url: str) -> httpx.Response:
+async def _download(stack, url: str, token: str | None = None) -> httpx.Response:
     async with httpx.AsyncClient(base_url=stack.api.base_url) as client:
-        return await client.get(url)
+        return await client.get(url, headers=authorization(token))
 
 
 @pytest.mark.parametrize("engine", ["offline", "openai"])

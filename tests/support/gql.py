@@ -12,6 +12,8 @@ from typing import Any
 import httpx
 import websockets
 
+from tests.support.auth import authorization
+
 EVENT_FIELDS = "jobId seq type state progress stage message delta error { code message } at"
 JOB_FIELDS = (
     "id kind state seq progress stage message attempts createdAt updatedAt "
@@ -35,10 +37,13 @@ class GraphQLErrors(Exception):
 
 
 async def execute(
-    url: str, query: str, variables: dict[str, Any] | None = None, **data_only: Any
+    url: str, query: str, variables: dict[str, Any] | None = None, token: str | None = None
 ) -> dict[str, Any]:
+    """The data of one operation over HTTP, as the test's caller (or as `token`; "" for none)."""
     async with httpx.AsyncClient(timeout=30) as client:
-        response = await client.post(url, json={"query": query, "variables": variables or {}})
+        response = await client.post(
+            url, json={"query": query, "variables": variables or {}}, headers=authorization(token)
+        )
     body = response.json()
     if body.get("errors"):
         raise GraphQLErrors(body["errors"])
@@ -74,12 +79,19 @@ async def metric(base_url: str, name: str) -> int:
     return int(next(line.split()[1] for line in text.splitlines() if line.startswith(f"{name} ")))
 
 
+def connection_init(token: str | None = None) -> str:
+    """graphql-transport-ws's first message, carrying the caller's token (or `token`)."""
+    value = authorization(token)
+    payload = {"authorization": value["Authorization"]} if value else {}
+    return json.dumps({"type": "connection_init", "payload": payload})
+
+
 async def raw_operation(
-    ws_url: str, query: str, variables: dict[str, Any] | None = None
+    ws_url: str, query: str, variables: dict[str, Any] | None = None, token: str | None = None
 ) -> list[dict[str, Any]]:
     """Every message the server sends for one operation, up to `complete` or `error`."""
     async with websockets.connect(ws_url, subprotocols=["graphql-transport-ws"]) as ws:
-        await ws.send(json.dumps({"type": "connection_init"}))
+        await ws.send(connection_init(token))
         assert json.loads(await ws.recv())["type"] == "connection_ack"
         payload = {"query": query, "variables": variables or {}}
         await ws.send(json.dumps({"id": "op", "type": "subscribe", "payload": payload}))
@@ -130,10 +142,10 @@ class Subscription:
 
 @asynccontextmanager
 async def subscribe(
-    ws_url: str, job_id: str, after_seq: int | None = None, **connect: Any
+    ws_url: str, job_id: str, after_seq: int | None = None, token: str | None = None, **connect: Any
 ) -> AsyncIterator[Subscription]:
     async with websockets.connect(ws_url, subprotocols=["graphql-transport-ws"], **connect) as ws:
-        await ws.send(json.dumps({"type": "connection_init"}))
+        await ws.send(connection_init(token))
         ack = json.loads(await ws.recv())
         assert ack["type"] == "connection_ack", ack
         op_id = uuid.uuid4().hex
@@ -152,8 +164,10 @@ async def subscribe(
         yield Subscription(ws, op_id)
 
 
-async def stream_of(ws_url: str, job_id: str, after_seq: int | None = None) -> list[dict[str, Any]]:
-    async with subscribe(ws_url, job_id, after_seq) as sub:
+async def stream_of(
+    ws_url: str, job_id: str, after_seq: int | None = None, token: str | None = None
+) -> list[dict[str, Any]]:
+    async with subscribe(ws_url, job_id, after_seq, token) as sub:
         return await sub.until_complete()
 
 
@@ -213,7 +227,7 @@ async def upload(
     """A GraphQL multipart request (the multipart request spec), as Apollo's and urql's clients send."""
     operations = {"query": UPLOAD, "variables": {"q": questionnaire_id, "file": None}}
     data = {"operations": json.dumps(operations), "map": json.dumps({"0": ["variables.file"]})}
-    headers = {"Apollo-Require-Preflight": "true"} if preflight else {}
+    headers = {**authorization(None), **({"Apollo-Require-Preflight": "true"} if preflight else {})}
     async with httpx.AsyncClient(timeout=60) as client:
         return await client.post(
             url, data=data, files={"0": (filename, content, content_type)}, headers=headers

@@ -10,6 +10,8 @@ import os
 import socket
 import struct
 
+from tests.support.gql import connection_init
+
 
 def _frame(payload: dict[str, object]) -> bytes:
     data = json.dumps(payload).encode()
@@ -44,7 +46,7 @@ class StuckClient:
         received = b""
         while b"\r\n\r\n" not in received:  # frames may only follow the 101 response
             received += self._recv()
-        self.sock.sendall(_frame({"type": "connection_init"}))
+        self.sock.sendall(_frame(json.loads(connection_init())))
         self.sock.sendall(
             _frame({"id": "1", "type": "subscribe", "payload": {"query": query, "variables": variables}})
         )

@@ -1,0 +1,66 @@
+"""Plans and what they allow, as in the original product: per-user quotas over a UTC day (or hour)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+
+
+class Plan(StrEnum):
+    FREE = "Free"
+    BASIC = "Basic"
+    PRO = "Pro"
+    PREMIUM = "Premium"
+
+    @property
+    def next(self) -> Plan | None:
+        order = list(Plan)
+        index = order.index(self)
+        return order[index + 1] if index + 1 < len(order) else None
+
+
+class Scope(StrEnum):
+    AI_IMPROVEMENTS = "AI_IMPROVEMENTS"
+    QUESTIONNAIRES = "QUESTIONNAIRES"
+    UPLOADS = "UPLOADS"
+    API_CALLS = "API_CALLS"
+
+
+@dataclass(frozen=True)
+class Quota:
+    hourly: bool  # otherwise daily, resetting at UTC midnight
+    limits: dict[Plan, int]
+    noun: str
+
+    def window(self, now: datetime) -> tuple[str, datetime]:
+        """The current window's label and when it resets."""
+        if self.hourly:
+            start = now.replace(minute=0, second=0, microsecond=0)
+            return start.strftime("%Y%m%d%H"), start + timedelta(hours=1)
+        start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        return start.strftime("%Y%m%d"), start + timedelta(days=1)
+
+
+def _limits(free: int, basic: int, pro: int, premium: int) -> dict[Plan, int]:
+    return {Plan.FREE: free, Plan.BASIC: basic, Plan.PRO: pro, Plan.PREMIUM: premium}
+
+
+QUOTAS = {
+    Scope.AI_IMPROVEMENTS: Quota(False, _limits(3, 20, 100, 1000), "AI improvements a day"),
+    Scope.QUESTIONNAIRES: Quota(False, _limits(5, 50, 200, 1000), "questionnaires a day"),
+    Scope.UPLOADS: Quota(False, _limits(10, 50, 200, 1000), "CV uploads a day"),
+    Scope.API_CALLS: Quota(True, _limits(100, 300, 600, 1200), "API calls an hour"),
+}
+
+
+def upgrade_hint(scope: Scope, plan: Plan) -> str | None:
+    better = plan.next
+    if better is None:
+        return None
+    quota = QUOTAS[scope]
+    return f"Upgrade to {better.value} for {quota.limits[better]} {quota.noun}."
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
