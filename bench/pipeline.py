@@ -7,8 +7,10 @@ phases, each with fresh jobs and subscriptions:
 - steady: the jobs reach the worker at a fixed rate (`--release-rate` jobs/s, 50 by default), as work arrives
   in production; prints the event latency from the worker's publish (the event's `at`, Redis
   server time) to client receipt, p50 / p99 / max.
-- burst: all jobs reach the worker at once; prints how many events/s the one API process
-  delivered, its CPU per delivered event, and jobs/s completed.
+- burst: all jobs (`--burst-jobs`, 50 by default: 20 subscribers each) reach the worker at
+  once; prints how many events/s the one API process delivered, its CPU per delivered event,
+  and jobs/s completed. Fewer jobs than subscriptions' worth keeps the two worker processes
+  from being the limit: each event they publish is delivered 20 times.
 
 Also printed: the API process's RSS per open subscription (first phase), and the client's own
 CPU per receipt (it shares the machine's two cores with the API, the worker and Redis).
@@ -16,7 +18,8 @@ CPU per receipt (it shares the machine's two cores with the API, the worker and 
 The jobs are paced without touching the service: while no worker runs, the mutation's tasks wait
 in the Celery queue (a Redis list); the bench moves them aside and gives them back at the rate.
 
-    python bench/pipeline.py [--subscriptions 1000] [--jobs 100] [--release-rate 50] [--no-deflate]
+    python bench/pipeline.py [--subscriptions 1000] [--jobs 100] [--release-rate 50]
+                             [--burst-jobs 50] [--no-deflate]
 """
 
 from __future__ import annotations
@@ -44,7 +47,8 @@ from devstack.redis_server import start_redis
 from jobs.app import create_celery
 from settings import Settings
 from tests.samples import CV
-from tests.support.gql import improve_cv
+from tests.support import auth
+from tests.support.gql import connection_init, improve_cv
 from tests.support.processes import Api, start_api, start_worker
 
 QUERY = "subscription($j: ID!) { jobUpdates(jobId: $j) { seq type state delta at } }"
@@ -69,7 +73,7 @@ def rss_kib(pid: int) -> int:
 async def open_subscription(ws_url: str, job_id: str):
     # permessage-deflate stays on, as browsers negotiate it.
     ws = await websockets.connect(ws_url, subprotocols=["graphql-transport-ws"], max_size=None)
-    await ws.send(json.dumps({"type": "connection_init"}))
+    await ws.send(connection_init())
     assert json.loads(await ws.recv())["type"] == "connection_ack"
     await ws.send(
         json.dumps({"id": "1", "type": "subscribe", "payload": {"query": QUERY, "variables": {"j": job_id}}})
@@ -115,14 +119,16 @@ def wait_ready(env: dict[str, str], name: str) -> None:
     raise RuntimeError(f"{name} did not answer a ping")
 
 
-async def phase(name: str, api: Api, env: dict[str, str], data: Path, args, rate: float | None) -> None:
+async def phase(
+    name: str, api: Api, env: dict[str, str], data: Path, args, jobs: int, rate: float | None
+) -> None:
     redis = Redis.from_url(env["REDIS_URL"])
     cv = "\n".join(CV for _ in range(8))
-    created = [await improve_cv(api.http_url, f"{cv}\nRun {i}") for i in range(args.jobs)]
+    created = [await improve_cv(api.http_url, f"{cv}\nRun {i}") for i in range(jobs)]
     await redis.rename(QUEUE, HELD)
     rss_before = rss_kib(api.proc.pid)
     sockets = [
-        await open_subscription(api.ws_url, created[i % args.jobs]["id"]) for i in range(args.subscriptions)
+        await open_subscription(api.ws_url, created[i % jobs]["id"]) for i in range(args.subscriptions)
     ]
     rss_after = rss_kib(api.proc.pid)
     receipts = Receipts()
@@ -133,22 +139,22 @@ async def phase(name: str, api: Api, env: dict[str, str], data: Path, args, rate
         await asyncio.to_thread(wait_ready, env, f"bench-{name}-worker")
         cpu_before, client_before = cpu_seconds(api.proc.pid), time.process_time()
         released = time.time()
-        await release(redis, args.jobs, rate)
+        await release(redis, jobs, rate)
         await asyncio.gather(*drains)
         api_cpu = cpu_seconds(api.proc.pid) - cpu_before
         client_cpu = time.process_time() - client_before
     finally:
         await worker.stop()
         await redis.aclose()
-    report(name, args, rate, receipts, released, api_cpu, client_cpu, rss_after - rss_before, rss_after)
+    report(name, args, jobs, rate, receipts, released, api_cpu, client_cpu, rss_after - rss_before, rss_after)
 
 
-def report(name, args, rate, receipts: Receipts, released, api_cpu, client_cpu, rss_delta, rss) -> None:
+def report(name, args, jobs, rate, receipts: Receipts, released, api_cpu, client_cpu, rss_delta, rss) -> None:
     latencies = sorted(receipts.latencies)
     count = len(latencies)
     duration = max(receipts.times) - min(receipts.times)
     pace = "all at once" if rate is None else f"{rate:g} jobs/s"
-    print(f"\n== {name}: {args.subscriptions} subscriptions over {args.jobs} jobs, released {pace}")
+    print(f"\n== {name}: {args.subscriptions} subscriptions over {jobs} jobs, released {pace}")
     print(f"events delivered         {count} in {duration:.2f} s")
     print(
         f"latency p50 / p99 / max  {statistics.median(latencies) * 1000:.1f} / "
@@ -157,10 +163,7 @@ def report(name, args, rate, receipts: Receipts, released, api_cpu, client_cpu, 
     print(f"events/s delivered       {count / duration:,.0f} (one API process)")
     print(f"API CPU per delivery     {api_cpu / count * 1e6:.0f} µs ({api_cpu:.2f} s CPU)")
     print(f"client CPU per receipt   {client_cpu / count * 1e6:.0f} µs (the bench's own process)")
-    print(
-        f"jobs/s completed         {args.jobs / (max(receipts.times) - released):.1f}"
-        " (one worker, 2 processes)"
-    )
+    print(f"jobs/s completed         {jobs / (max(receipts.times) - released):.1f} (one worker, 2 processes)")
     if name == "steady":  # the first phase: later ones reuse the memory it freed
         per_subscription = rss_delta / args.subscriptions
         print(f"API RSS per subscription {per_subscription:.1f} KiB (API RSS {rss / 1024:.0f} MiB)")
@@ -169,14 +172,21 @@ def report(name, args, rate, receipts: Receipts, released, api_cpu, client_cpu, 
 async def run(args) -> None:
     data = Path(tempfile.mkdtemp(prefix="cvi-bench-"))
     redis = start_redis(data / "redis")
-    env = {"REDIS_URL": redis.url, "KEY_PREFIX": PREFIX, "SUBSCRIBER_QUEUE_SIZE": "1024"}
+    env = {
+        "REDIS_URL": redis.url,
+        "KEY_PREFIX": PREFIX,
+        "SUBSCRIBER_QUEUE_SIZE": "1024",
+        "JWT_SECRET": auth.SECRET,
+        "MAX_ACTIVE_JOBS_PER_USER": str(max(args.jobs, args.burst_jobs)),
+        "MAX_WEBSOCKETS_PER_USER": str(args.subscriptions),
+    }
     if not args.deflate:
         # uvicorn reads its options from UVICORN_* variables too.
         env["UVICORN_WS_PER_MESSAGE_DEFLATE"] = "false"
     api = await start_api("bench-api", env, data)
     try:
-        await phase("steady", api, env, data, args, args.release_rate)
-        await phase("burst", api, env, data, args, None)
+        await phase("steady", api, env, data, args, args.jobs, args.release_rate)
+        await phase("burst", api, env, data, args, args.burst_jobs, None)
     finally:
         await api.proc.stop()
         redis.stop()
@@ -187,6 +197,13 @@ def main() -> None:
     parser.add_argument("--subscriptions", type=int, default=1000)
     parser.add_argument("--jobs", type=int, default=100)
     parser.add_argument("--release-rate", type=float, default=50.0, help="jobs/s in the steady phase")
+    parser.add_argument(
+        "--burst-jobs",
+        type=int,
+        default=50,
+        help="jobs of the burst phase: fewer jobs, more subscribers each, so that the worker's "
+        "output is not what limits the API's delivery rate",
+    )
     parser.add_argument(
         "--no-deflate",
         dest="deflate",

@@ -45,15 +45,23 @@ class Subscription:
             yield event_from(event)
 
     @strawberry.subscription(
-        description="Every live event of all your jobs, as they happen (a dashboard). Unlike "
-        "jobUpdates it replays nothing and never completes; follow one job with jobUpdates to "
-        "miss nothing."
+        description="All your jobs at once (a dashboard): the latest event of each unfinished job "
+        "first, then every live event of any of your jobs. It never completes; follow one job with "
+        "jobUpdates to replay what a dropped connection missed."
     )
     async def my_job_updates(self, info: Info[Context, None]) -> AsyncGenerator[JobEvent, None]:
         services = info.context.services
-        channel = services.keys.user_channel(info.context.user_id)
-        async with services.listener.subscribe(channel) as inbox:
+        owner = info.context.user_id
+        async with services.listener.subscribe(services.keys.user_channel(owner)) as inbox:
+            # Registered first, then read: an event published in between is in both, and the
+            # per-job seq tells which copy to skip.
+            seen: dict[str, int] = {}
+            for latest in await services.store.latest_of_unfinished(owner):
+                seen[latest.job_id] = latest.seq
+                yield event_from(latest)
             while True:
-                # RESYNC (the listener reconnected) has no log to re-read here: carry on live.
-                if (event := await inbox.next()) is not RESYNC:
-                    yield event_from(event)
+                live = await inbox.next()
+                # RESYNC (the listener reconnected) has no single log to re-read: carry on live.
+                if live is not RESYNC and live.seq > seen.get(live.job_id, 0):
+                    seen[live.job_id] = live.seq
+                    yield event_from(live)

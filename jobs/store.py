@@ -19,6 +19,7 @@ from jobs.events import (
     Change,
     ErrorInfo,
     JobEvent,
+    as_text,
     failure,
     parse_emit_result,
     prepare_emit,
@@ -96,6 +97,13 @@ class JobStore:
         flat, events = reply
         record = JobRecord.from_hash(dict(zip(flat[::2], flat[1::2], strict=True)))
         return Replay(record, [JobEvent.from_json(raw) for raw in events])
+
+    async def latest_of_unfinished(self, owner: str) -> list[JobEvent]:
+        """The latest event of each of the owner's unfinished jobs, oldest job first."""
+        ids = [as_text(i) for i in await self._redis.smembers(self._keys.user_active_jobs(owner))]
+        replays = [await self.replay(job_id, None) for job_id in sorted(ids)]
+        found = [r for r in replays if r.record.owner == owner and not r.record.state.terminal and r.events]
+        return [r.events[-1] for r in sorted(found, key=lambda r: r.record.created_at)]
 
     async def cancel(self, job_id: str) -> JobEvent:
         return await self.emit(
