@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-from typing import Any
 
 import httpx
 import pytest
@@ -15,9 +14,9 @@ from tests.samples import CV
 from tests.support.auth import authorization
 from tests.support.documents import text_pdf
 from tests.support.fake_openai import FakeOpenAI, Stream
+from tests.support.flows import RENDER, everything, render
 from tests.support.gql import (
     GraphQLErrors,
-    assert_contiguous,
     create_questionnaire,
     execute,
     improve_from_questionnaire,
@@ -25,17 +24,6 @@ from tests.support.gql import (
     stream_of,
     upload_resume,
 )
-
-RENDER = "mutation($r: ID!) { renderCvPdf(responseId: $r) { id kind state } }"
-PDF = "query($id: ID!) { job(id: $id) { pdf { id url sizeBytes pages } } }"
-
-
-async def _render(stack, response_id: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    job = (await execute(stack.http, RENDER, {"r": response_id}))["renderCvPdf"]
-    assert job["kind"] == "RENDER_PDF"
-    events = await stream_of(stack.ws, job["id"], after_seq=0)
-    assert_contiguous(events, first=1)
-    return events, (await execute(stack.http, PDF, {"id": job["id"]}))["job"]["pdf"]
 
 
 async def _download(stack, url: str, token: str | None = None) -> httpx.Response:
@@ -71,7 +59,7 @@ async def test_questionnaire_upload_extract_improve_render_download(
     response = await job_response(stack.http, job["id"])
     assert "Owned the billing service" in response["text"]
 
-    rendering, pdf = await _render(stack, response["id"])
+    rendering, pdf = await render(stack, response["id"])
     assert "rendering" in {e["stage"] for e in rendering} and rendering[-1]["state"] == "SUCCEEDED"
     download = await _download(stack, pdf["url"])
     assert download.status_code == 200
@@ -107,7 +95,7 @@ async def test_markup_in_model_output_fetches_nothing(ai_stack, fake_openai: Fak
         )
         await stream_of(ai_stack.ws, job["id"])
         response = await job_response(ai_stack.http, job["id"])
-        events, pdf = await _render(ai_stack, response["id"])
+        events, pdf = await render(ai_stack, response["id"])
         assert events[-1]["state"] == "SUCCEEDED"
         text = PdfReader(io.BytesIO((await _download(ai_stack, pdf["url"])).content)).pages[0].extract_text()
         assert "logo" in text and f"my site (http://127.0.0.1:{port}/)" in text
@@ -127,38 +115,37 @@ async def test_unknown_pdfs_and_responses_are_not_found(offline_stack):
 
 
 async def test_deleting_a_questionnaire_deletes_everything_made_from_it(offline_stack, redis):
-    questionnaire = await create_questionnaire(offline_stack.http)
-    uploaded = await upload_resume(offline_stack.http, questionnaire["id"], CV.encode(), filename="cv.txt")
-    await stream_of(offline_stack.ws, uploaded["job"]["id"])
-    job = await improve_from_questionnaire(offline_stack.http, questionnaire["id"])
-    await stream_of(offline_stack.ws, job["id"])
-    response = await job_response(offline_stack.http, job["id"])
-    _, pdf = await _render(offline_stack, response["id"])
+    made = await everything(offline_stack)
     listed = await execute(
         offline_stack.http,
-        "query($id: ID!) { job(id: $id) { response { pdfs { id } } analysis { id } } }",
-        {"id": job["id"]},
+        "query($id: ID!) { job(id: $id) { response { pdfs { id } } } }",
+        {"id": made["job"]},
     )
-    assert listed["job"]["response"]["pdfs"] == [{"id": pdf["id"]}]
-    analysis_id = listed["job"]["analysis"]["id"]
+    assert listed["job"]["response"]["pdfs"] == [{"id": made["pdf"]["id"]}]
     read = await execute(
-        offline_stack.http, "query($id: ID!) { analysis(id: $id) { id overallScore } }", {"id": analysis_id}
+        offline_stack.http,
+        "query($id: ID!) { analysis(id: $id) { id overallScore } }",
+        {"id": made["analysis"]},
     )
-    assert read["analysis"]["id"] == analysis_id
+    assert read["analysis"]["id"] == made["analysis"]
 
     await execute(
-        offline_stack.http, "mutation($id: ID!) { deleteQuestionnaire(id: $id) }", {"id": questionnaire["id"]}
+        offline_stack.http,
+        "mutation($id: ID!) { deleteQuestionnaire(id: $id) }",
+        {"id": made["questionnaire"]},
     )
     p = offline_stack.prefix
     for key in (
-        f"{p}:q:{questionnaire['id']}",
-        f"{p}:resume:{uploaded['resume']['id']}:file",
-        f"{p}:response:{response['id']}",
-        f"{p}:pdf:{pdf['id']}:file",
-        f"{p}:analysis:{analysis_id}",
+        f"{p}:q:{made['questionnaire']}",
+        f"{p}:resume:{made['resume']}:file",
+        f"{p}:response:{made['response']}",
+        f"{p}:pdf:{made['pdf']['id']}:file",
+        f"{p}:analysis:{made['analysis']}",
     ):
         assert not await redis.exists(key), key
-    assert (await _download(offline_stack, pdf["url"])).status_code == 404
+    assert (await _download(offline_stack, made["pdf"]["url"])).status_code == 404
     with pytest.raises(GraphQLErrors) as gone:
-        await execute(offline_stack.http, "query($id: ID!) { analysis(id: $id) { id } }", {"id": analysis_id})
+        await execute(
+            offline_stack.http, "query($id: ID!) { analysis(id: $id) { id } }", {"id": made["analysis"]}
+        )
     assert gone.value.codes == ["NOT_FOUND"]
