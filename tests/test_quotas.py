@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import websockets
 
+from jobs.plans import Plan, Scope, upgrade_hint
 from tests.conftest import stack_env
 from tests.samples import CV
 from tests.support.auth import Caller
@@ -24,6 +25,7 @@ from tests.support.gql import (
     execute,
     improve_cv,
     stream_of,
+    upload_resume,
 )
 from tests.support.processes import Api, start_api
 
@@ -92,9 +94,31 @@ async def test_questionnaires_have_their_own_daily_quota(offline_stack, own_call
     assert set(status) == {"AI_IMPROVEMENTS", "QUESTIONNAIRES", "UPLOADS", "API_CALLS"}
 
 
-async def test_a_premium_user_has_no_upgrade_to_suggest(offline_stack, own_caller):
-    Caller.become(own_caller, "Premium")
-    assert (await _status(offline_stack.http))["AI_IMPROVEMENTS"]["limit"] == 1000
+async def test_uploads_have_their_own_daily_quota(offline_stack, own_caller):
+    Caller.become(own_caller, "Free")
+    questionnaire = await create_questionnaire(offline_stack.http)
+    for _ in range(10):
+        await upload_resume(offline_stack.http, questionnaire["id"], CV.encode(), filename="cv.txt")
+    with pytest.raises(GraphQLErrors) as refused:
+        await upload_resume(offline_stack.http, questionnaire["id"], CV.encode(), filename="cv.txt")
+    assert refused.value.errors[0]["extensions"]["scope"] == "UPLOADS"
+    assert refused.value.errors[0]["extensions"]["limit"] == 10
+
+
+@pytest.mark.parametrize(
+    ("plan", "limits"), [("Basic", (20, 50, 50, 300)), ("Premium", (1000, 1000, 1000, 1200))]
+)
+async def test_each_plan_has_its_limits(offline_stack, own_caller, plan, limits):
+    Caller.become(own_caller, plan)
+    status = await _status(offline_stack.http)
+    scopes = ("AI_IMPROVEMENTS", "QUESTIONNAIRES", "UPLOADS", "API_CALLS")
+    assert tuple(status[s]["limit"] for s in scopes) == limits
+    assert {s["plan"] for s in status.values()} == {plan.upper()}
+
+
+def test_the_top_plan_has_no_upgrade_to_suggest():
+    assert upgrade_hint(Scope.AI_IMPROVEMENTS, Plan.PREMIUM) is None
+    assert upgrade_hint(Scope.API_CALLS, Plan.PRO) == "Upgrade to Premium for 1200 API calls an hour."
 
 
 async def test_api_calls_are_counted_per_hour(offline_stack, own_caller):
