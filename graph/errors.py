@@ -40,6 +40,14 @@ class ErrorMapping(MaskErrors):
         return masked
 
 
+def log_client_errors(errors: list[GraphQLError]) -> None:
+    """What Strawberry would log as ERROR with a traceback for every error, ours included. An
+    answer such as NOT_FOUND or UNAUTHENTICATED is no fault of the server (and logging each at
+    ERROR would let any client flood the logs); unexpected errors are logged once, when masked."""
+    for error in errors:
+        log.debug("answered with an error: %s", error.message)
+
+
 def stream_error(exc: Exception) -> GraphQLFormattedError:
     """An exception that ended a subscription, formatted as Strawberry reports one (a single
     GraphQL error without path) after the same masking as every other error; for code paths

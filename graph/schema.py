@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import strawberry
+from graphql import GraphQLError
 from strawberry.tools import merge_types
+from strawberry.types import ExecutionContext
 
 from graph.analyses import AnalysisMutation, AnalysisQuery
-from graph.errors import ErrorMapping
+from graph.errors import ErrorMapping, log_client_errors
 from graph.mutations import Mutation as JobMutation
 from graph.pdfs import PdfMutation
 from graph.queries import Query as JobQuery
@@ -20,6 +22,14 @@ Mutation = merge_types(
     "Mutation", (JobMutation, QuestionnaireMutation, ResumeMutation, AnalysisMutation, PdfMutation)
 )
 
-schema = strawberry.Schema(
+
+class Schema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        log_client_errors(errors)
+
+
+schema = Schema(
     query=Query, mutation=Mutation, subscription=Subscription, extensions=[ErrorMapping, ApiCallQuota]
 )

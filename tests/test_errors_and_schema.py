@@ -14,7 +14,8 @@ import httpx
 import pytest
 
 from tests.samples import CV
-from tests.support.gql import GraphQLErrors, cancel_job, get_job, improve_cv
+from tests.support.gql import GraphQLErrors, cancel_job, execute, get_job, improve_cv
+from tests.support.processes import LOGS
 
 ROOT = Path(__file__).resolve().parent.parent
 UNKNOWN = "0d8a3a8e-7f43-4c59-9d4d-6c4b2f3c0a11"
@@ -94,3 +95,18 @@ async def test_graphiql_is_served_with_local_assets_only(offline_stack):
             assert asset.status_code == 200
             digest = base64.b64encode(hashlib.sha384(asset.content).digest()).decode()
             assert integrity == f"sha384-{digest}", path
+
+
+async def test_client_errors_are_not_logged_as_server_errors(offline_stack):
+    log = LOGS / f"{offline_stack.api.proc.name}.log"
+    before = log.stat().st_size
+    with pytest.raises(GraphQLErrors):
+        await get_job(offline_stack.http, UNKNOWN)
+    with pytest.raises(GraphQLErrors):
+        await execute(offline_stack.http, "{ me { id } }", token="")
+    with pytest.raises(GraphQLErrors):
+        await execute(offline_stack.http, "{ nope }")
+    with log.open("rb") as f:
+        f.seek(before)
+        written = f.read().decode()
+    assert "ERROR" not in written and "Traceback" not in written, written
