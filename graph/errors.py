@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 
-from graphql import GraphQLError, GraphQLFormattedError
+from graphql import GraphQLError, GraphQLFormattedError, GraphQLSyntaxError
 from redis.exceptions import RedisError
 from strawberry.extensions import MaskErrors
 
@@ -29,6 +29,19 @@ def _is_unexpected(error: GraphQLError) -> bool:
 class ErrorMapping(MaskErrors):
     def __init__(self) -> None:
         super().__init__(should_mask_error=_is_unexpected, error_message="Internal server error.")
+
+    def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
+        # Errors of the document itself (syntax, validation, variables) come from graphql-core
+        # without a code; give them the conventional ones so that every error is typed.
+        for error in errors:
+            if error.original_error is None and not (error.extensions or {}).get("code"):
+                code = (
+                    "GRAPHQL_PARSE_FAILED"
+                    if isinstance(error, GraphQLSyntaxError)
+                    else "GRAPHQL_VALIDATION_FAILED"
+                )
+                error.extensions = {**(error.extensions or {}), "code": code}
+        return super()._process_errors(errors)
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         masked = super().anonymise_error(error)

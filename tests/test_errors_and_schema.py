@@ -110,3 +110,15 @@ async def test_client_errors_are_not_logged_as_server_errors(offline_stack):
         f.seek(before)
         written = f.read().decode()
     assert "ERROR" not in written and "Traceback" not in written, written
+
+
+async def test_errors_of_the_document_itself_are_typed_too(offline_stack):
+    for query, code in [
+        ("{ job(id: ", "GRAPHQL_PARSE_FAILED"),
+        ("{ nope }", "GRAPHQL_VALIDATION_FAILED"),
+        # Four required fields missing: four errors, all typed.
+        ('mutation { createQuestionnaire(input: {position: "x"}) { id } }', "GRAPHQL_VALIDATION_FAILED"),
+    ]:
+        with pytest.raises(GraphQLErrors) as error:
+            await execute(offline_stack.http, query)
+        assert set(error.value.codes) == {code}, query
