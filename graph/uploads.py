@@ -6,9 +6,11 @@ Two defences that Strawberry leaves to us once uploads are enabled:
   and all. Such a request must carry a header no simple request can set (`Apollo-Require-
   Preflight`, `GraphQL-Require-Preflight` or `X-Apollo-Operation-Name`), which forces a CORS
   preflight that a foreign origin does not pass.
-- Size: a file over the limit is refused while it streams, as soon as its bytes pass the limit,
-  before the rest is read or spooled to disk. The parts are scanned incrementally (python-multipart,
-  the parser Starlette itself uses); non-file fields are bounded by Starlette (1 MiB each).
+- Size: files over the limit are refused while they stream, as soon as their bytes pass it,
+  before the rest is read or spooled to disk. The limit holds for all files of a request together
+  (uploadResume takes one), and the whole body may carry at most 1 MiB more (the operations and
+  map fields): many parts cannot add up to more. The parts are scanned incrementally
+  (python-multipart, the parser Starlette itself uses).
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ class UploadGuard:
         if int(headers.get("content-length") or 0) > self._max_file + FIELDS_ALLOWANCE:
             await _refuse(send, 413, "FILE_TOO_LARGE", self._too_large())
             return
-        counter = _FileBytes(options.get(b"boundary", b""), self._max_file)
+        counter = _BodyBytes(options.get(b"boundary", b""), self._max_file, self._max_file + FIELDS_ALLOWANCE)
         try:
             await self._app(scope, counter.wrap(receive), send)
         except _TooLarge:
@@ -56,11 +58,14 @@ class UploadGuard:
         return f"files are limited to {self._max_file} bytes"
 
 
-class _FileBytes:
-    """Counts the bytes of each file part as the body streams in; raises past the limit."""
+class _BodyBytes:
+    """Counts the body's bytes, and its file parts' bytes, as they stream in; raises past either
+    limit."""
 
-    def __init__(self, boundary: bytes, limit: int) -> None:
-        self._limit = limit
+    def __init__(self, boundary: bytes, file_limit: int, body_limit: int) -> None:
+        self._file_limit = file_limit
+        self._body_limit = body_limit
+        self._body = 0
         self._in_file = False
         self._size = 0
         self._header = b""
@@ -75,14 +80,19 @@ class _FileBytes:
     def wrap(self, receive: Receive) -> Receive:
         async def counted() -> Message:
             message = await receive()
-            if message["type"] == "http.request" and self._parser is not None:
-                self._parser.write(message.get("body", b""))
+            if message["type"] == "http.request":
+                chunk = message.get("body", b"")
+                self._body += len(chunk)
+                if self._body > self._body_limit:
+                    raise _TooLarge
+                if self._parser is not None:
+                    self._parser.write(chunk)
             return message
 
         return counted
 
     def _part_begin(self) -> None:
-        self._in_file, self._size, self._header = False, 0, b""
+        self._in_file, self._header = False, b""
 
     def _header_value(self, data: bytes, start: int, end: int) -> None:
         # A value may arrive in pieces when a chunk ends inside it; headers are small.
@@ -94,7 +104,7 @@ class _FileBytes:
     def _part_data(self, data: bytes, start: int, end: int) -> None:
         if self._in_file:
             self._size += end - start
-            if self._size > self._limit:
+            if self._size > self._file_limit:
                 raise _TooLarge
 
 

@@ -159,9 +159,11 @@ async def test_ten_megabytes_are_accepted_and_one_byte_more_is_not(offline_stack
     assert (await _resume(offline_stack.http, questionnaire["id"]))["id"] == accepted["resume"]["id"]
 
 
-async def _raw_multipart(http_url: str, declared_length: int | None, total: int) -> tuple[int, int]:
-    """Streams a multipart upload of `total` file bytes over a raw socket; returns the status the
-    server answered and how many body bytes had been sent by then."""
+async def _raw_multipart(
+    http_url: str, declared_length: int | None, total: int, files: int = 1
+) -> tuple[int, int]:
+    """Streams a multipart upload of `files` files of `total` bytes each over a raw socket;
+    returns the status the server answered and how many body bytes had been sent by then."""
     url = urlsplit(http_url)
     reader, writer = await asyncio.open_connection(url.hostname, url.port)
     boundary = "b0undary"
@@ -182,7 +184,10 @@ async def _raw_multipart(http_url: str, declared_length: int | None, total: int)
         await asyncio.wait([answer], timeout=5)
     sent = 0
     chunk = b"%PDF-" + b"0" * (256 * 1024 - 5)
+    next_file = f'\r\n--{boundary}\r\nContent-Disposition: form-data; name="1"; filename="b.pdf"\r\n\r\n'
     body = [head] + [chunk] * (total // len(chunk))
+    for _ in range(files - 1):
+        body += [next_file.encode()] + [chunk] * (total // len(chunk))
     for piece in body:
         if answer.done():
             break
@@ -207,3 +212,10 @@ async def test_an_oversized_upload_is_refused_before_it_is_all_read(offline_stac
     # Streamed without a length: refused once the file passes the limit, long before its end.
     status, sent = await _raw_multipart(offline_stack.http, declared_length=None, total=60 * 1024 * 1024)
     assert status == 413 and sent < 40 * 1024 * 1024
+
+
+async def test_many_files_cannot_add_up_past_the_limit(offline_stack):
+    status, sent = await _raw_multipart(
+        offline_stack.http, declared_length=None, total=4 * 1024 * 1024, files=5
+    )
+    assert status == 413 and sent < 5 * 4 * 1024 * 1024  # refused before all five were sent
