@@ -17,7 +17,7 @@ import jwt
 import pytest
 import websockets
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from pydantic import ValidationError
 
 from settings import Settings
@@ -158,16 +158,23 @@ async def test_websockets_from_a_foreign_origin_are_refused(strict_api):
             assert json.loads(await ws.recv())["type"] == "connection_ack"
 
 
-async def test_public_keys_verify_es256_and_refuse_hs256(redis_server, workdir):
-    private = ec.generate_private_key(ec.SECP256R1())
+@pytest.mark.parametrize("algorithm", ["ES256", "RS256"])
+async def test_public_keys_verify_their_algorithm_and_refuse_hs256(redis_server, workdir, algorithm):
+    private: Any = (
+        ec.generate_private_key(ec.SECP256R1())
+        if algorithm == "ES256"
+        else rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    )
     public_pem = private.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
-    env = {**stack_env(redis_server.url, "t-auth-es"), "JWT_PUBLIC_KEY": public_pem.decode()}
+    env = {**stack_env(redis_server.url, "t-auth-pk"), "JWT_PUBLIC_KEY": public_pem.decode()}
     env.pop("JWT_SECRET")
-    api = await start_api("t-auth-es-api", env, workdir)
+    api = await start_api(f"t-auth-{algorithm.lower()}-api", env, workdir)
     try:
-        signed = jwt.encode({"sub": "erin", "plan": "Basic", "exp": int(time.time()) + 60}, private, "ES256")
+        signed = jwt.encode(
+            {"sub": "erin", "plan": "Basic", "exp": int(time.time()) + 60}, private, algorithm
+        )
         assert (await execute(api.http_url, ME, token=signed))["me"]["plan"] == "BASIC"
         # Algorithm confusion: an HS256 token keyed with the (public) PEM must not pass.
         forged = _hs256({"sub": "erin", "plan": "Premium", "exp": int(time.time()) + 60}, public_pem)
