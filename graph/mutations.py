@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import replace
 
 import strawberry
@@ -14,8 +15,10 @@ from graph.launch import start_job
 from graph.resumes import extracted_resume, no_cv_text
 from graph.types import ImproveCvInput, Job, job_from_record
 from jobs.engines import ImproveRequest
+from jobs.errors import JobActive, NotFound
 from jobs.names import JobKind
 from jobs.plans import Scope
+from jobs.records import JobRecord
 
 
 async def _improve_request(context: Context, input: ImproveCvInput) -> ImproveRequest:
@@ -52,6 +55,24 @@ async def _improve_request(context: Context, input: ImproveCvInput) -> ImproveRe
     )
 
 
+async def _only_its_outputs(context: Context, record: JobRecord) -> list[str]:
+    """The keys of what the job made that no questionnaire lists (and nothing else reaches)."""
+    cv, owner, outputs = context.services.cv, context.user_id, record.result or {}
+    response_ids, analysis_ids = [], []
+    # Already gone (deleted with their questionnaire): nothing left to delete.
+    with contextlib.suppress(NotFound):
+        if (response_id := outputs.get("response_id")) and not (
+            await cv.response(owner, response_id)
+        ).questionnaire_id:
+            response_ids.append(response_id)
+    with contextlib.suppress(NotFound):
+        if (analysis_id := outputs.get("analysis_id")) and not (await cv.analysis(owner, analysis_id))[
+            "meta"
+        ].get("questionnaire_id"):
+            analysis_ids.append(analysis_id)
+    return await cv.outputs_keys(response_ids, analysis_ids)
+
+
 @strawberry.type
 class Mutation:
     @strawberry.mutation(
@@ -69,6 +90,17 @@ class Mutation:
             Scope.AI_IMPROVEMENTS,
         )
         return job_from_record(record)
+
+    @strawberry.mutation(
+        description="Delete a finished job of yours: its record and events, and what it made that "
+        "belongs to no questionnaire (those go with their questionnaire). Returns the deleted id."
+    )
+    async def delete_job(self, info: Info[Context, None], id: strawberry.ID) -> strawberry.ID:
+        record = await owned_job(info.context, validation.job_id(id))
+        if not record.state.terminal:
+            raise JobActive(f"job {record.id} is {record.state.value}; cancel it first")
+        await info.context.services.store.delete(record.id, await _only_its_outputs(info.context, record))
+        return strawberry.ID(record.id)
 
     @strawberry.mutation(description="Cancel a queued or running job; its worker stops generating.")
     async def cancel_job(self, info: Info[Context, None], id: strawberry.ID) -> Job:

@@ -73,18 +73,23 @@ class CvStore:
         keys = self._keys
         response_ids = await self._ids(keys.questionnaire_responses(questionnaire_id))
         analysis_ids = await self._ids(keys.questionnaire_analyses(questionnaire_id))
-        pdf_ids = [p for r in response_ids for p in await self._ids(keys.response_pdfs(r))]
         doomed = [keys.questionnaire(questionnaire_id), keys.questionnaire_responses(questionnaire_id)]
         doomed += [keys.questionnaire_analyses(questionnaire_id)]
-        doomed += [k for r in response_ids for k in (keys.response(r), keys.response_pdfs(r))]
-        doomed += [k for p in pdf_ids for k in (keys.pdf(p), keys.pdf_file(p))]
-        doomed += [keys.analysis(a) for a in analysis_ids]
+        doomed += await self.outputs_keys(response_ids, analysis_ids)
         if questionnaire.resume_id:
             doomed += [keys.resume(questionnaire.resume_id), keys.resume_file(questionnaire.resume_id)]
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.zrem(keys.user_questionnaires(owner), questionnaire.sort_key)
             pipe.delete(*doomed)
             await pipe.execute()
+
+    async def outputs_keys(self, response_ids: list[str], analysis_ids: list[str]) -> list[str]:
+        """The keys of these responses (with the PDFs rendered from them) and analyses."""
+        keys = self._keys
+        pdf_ids = [p for r in response_ids for p in await self._ids(keys.response_pdfs(r))]
+        found = [k for r in response_ids for k in (keys.response(r), keys.response_pdfs(r))]
+        found += [k for p in pdf_ids for k in (keys.pdf(p), keys.pdf_file(p))]
+        return found + [keys.analysis(a) for a in analysis_ids]
 
     async def attach_resume(self, questionnaire: Questionnaire, resume: Resume, content: bytes) -> None:
         """Store an upload as the questionnaire's CV, replacing (and deleting) any earlier one."""

@@ -9,6 +9,7 @@
     ├── InvalidInput          BAD_USER_INPUT / INPUT_TOO_LONG / ...: names the field (and lists
     │                         every violation of the input in `violations`)
     ├── JobClosed             JOB_FINISHED: the job is already terminal (e.g. cancelled mid-run)
+    ├── JobActive             JOB_ACTIVE: the job is still queued or running
     ├── Superseded            another runner took the job over (redelivery)
     ├── Unavailable           SERVICE_UNAVAILABLE: Redis or the broker did not answer
     ├── SlowSubscriber        SLOW_SUBSCRIBER: a subscription fell too far behind and was dropped
@@ -75,6 +76,10 @@ class InvalidInputs(InvalidInput):
 
 class JobClosed(ServiceError):
     code = "JOB_FINISHED"
+
+
+class JobActive(ServiceError):
+    code = "JOB_ACTIVE"
 
 
 class Superseded(ServiceError):

@@ -119,6 +119,10 @@ class JobStore:
     async def fail(self, job_id: str, error: ErrorInfo) -> JobEvent:
         return await self.emit(job_id, failure(error, require=ACTIVE_STATES))
 
+    async def delete(self, job_id: str, also: list[str]) -> None:
+        """The job's record, event log and output, with `also` (what only it refers to)."""
+        await self._redis.delete(*self._keys.job_keys(job_id), *also)
+
     async def refund(self, job_id: str, charge: str) -> None:
         await self._refund_script(keys=[charge, self._keys.job(job_id)])
 

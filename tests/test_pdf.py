@@ -19,11 +19,14 @@ from tests.support.gql import (
     GraphQLErrors,
     create_questionnaire,
     execute,
+    improve_cv,
     improve_from_questionnaire,
     job_response,
     stream_of,
     upload_resume,
 )
+
+DELETE_JOB = "mutation($id: ID!) { deleteJob(id: $id) }"
 
 
 async def _download(stack, url: str, token: str | None = None) -> httpx.Response:
@@ -149,3 +152,26 @@ async def test_deleting_a_questionnaire_deletes_everything_made_from_it(offline_
             offline_stack.http, "query($id: ID!) { analysis(id: $id) { id } }", {"id": made["analysis"]}
         )
     assert gone.value.codes == ["NOT_FOUND"]
+
+
+async def test_deleting_a_job_deletes_what_only_it_refers_to(offline_stack, redis):
+    job = await improve_cv(offline_stack.http, CV)
+    await stream_of(offline_stack.ws, job["id"])
+    response = await job_response(offline_stack.http, job["id"])
+    _, pdf = await render(offline_stack, response["id"])
+    assert (await execute(offline_stack.http, DELETE_JOB, {"id": job["id"]}))["deleteJob"] == job["id"]
+    p = offline_stack.prefix
+    for key in (
+        f"{p}:job:{job['id']}",
+        f"{p}:job:{job['id']}:log",
+        f"{p}:response:{response['id']}",
+        f"{p}:pdf:{pdf['id']}:file",
+    ):
+        assert not await redis.exists(key), key
+    with pytest.raises(GraphQLErrors) as gone:
+        await execute(offline_stack.http, DELETE_JOB, {"id": job["id"]})
+    assert gone.value.codes == ["NOT_FOUND"]
+    # What a questionnaire lists stays with it.
+    made = await everything(offline_stack)
+    await execute(offline_stack.http, DELETE_JOB, {"id": made["job"]})
+    assert await redis.exists(f"{p}:response:{made['response']}")

@@ -180,6 +180,16 @@ async def test_active_jobs_are_capped_per_user(capped_api, own_caller):
     assert (await improve_cv(capped_api.http_url, CV))["state"] == "QUEUED"
 
 
+async def test_an_unfinished_job_cannot_be_deleted(capped_api, own_caller):
+    job = await improve_cv(capped_api.http_url, CV)  # no worker here: it stays queued
+    delete = "mutation($id: ID!) { deleteJob(id: $id) }"
+    with pytest.raises(GraphQLErrors) as active:
+        await execute(capped_api.http_url, delete, {"id": job["id"]})
+    assert active.value.codes == ["JOB_ACTIVE"] and "cancel it first" in active.value.errors[0]["message"]
+    await cancel_job(capped_api.http_url, job["id"])
+    assert (await execute(capped_api.http_url, delete, {"id": job["id"]}))["deleteJob"] == job["id"]
+
+
 async def _open(url: str) -> websockets.ClientConnection:
     ws = await websockets.connect(url, subprotocols=["graphql-transport-ws"])
     await ws.send(connection_init())
