@@ -38,6 +38,7 @@ from graphql import (
     specified_rules,
 )
 from graphql.execution.values import get_argument_values, get_variable_values
+from strawberry.extensions import AddValidationRules
 from strawberry.schema.schema import validate_document
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 
@@ -133,8 +134,14 @@ class SubscriptionCompiler:
     def __init__(self, schema: strawberry.Schema) -> None:
         self._schema = schema
         self._plans: dict[tuple[str, str | None], JobUpdatesPlan | None] = {}
+        extensions = schema.get_extensions()
+        # Extensions that only add validation rules (depth and alias limits) are reproduced by
+        # validating with their rules too.
+        self._rules = tuple(specified_rules) + tuple(
+            rule for ext in extensions if isinstance(ext, AddValidationRules) for rule in ext.validation_rules
+        )
         self._extensions_reproduced = not schema.directives and all(
-            ext in REPRODUCED_EXTENSIONS for ext in schema.extensions
+            isinstance(ext, AddValidationRules) or type(ext) in REPRODUCED_EXTENSIONS for ext in extensions
         )
         self.compiled_runs = 0
         self.general_runs = 0
@@ -153,7 +160,7 @@ class SubscriptionCompiler:
         except GraphQLError:
             return None
         operation = _single_subscription(document, operation_name)
-        if operation is None or validate_document(self._schema._schema, document, tuple(specified_rules)):
+        if operation is None or validate_document(self._schema._schema, document, self._rules):
             return None
         root = operation.selection_set.selections
         if len(root) != 1 or not isinstance(root[0], FieldNode) or root[0].name.value != ROOT_FIELD:

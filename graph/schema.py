@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import strawberry
 from graphql import GraphQLError
+from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
@@ -30,6 +31,19 @@ class Schema(strawberry.Schema):
         log_client_errors(errors)
 
 
+# Bounds on what one document may ask, so that aliases and nesting cannot multiply the work
+# (or the lookups) of a single request.
+MAX_DEPTH = 10
+MAX_ALIASES = 30
+
 schema = Schema(
-    query=Query, mutation=Mutation, subscription=Subscription, extensions=[ErrorMapping, ApiCallQuota]
+    query=Query,
+    mutation=Mutation,
+    subscription=Subscription,
+    extensions=[
+        ErrorMapping,
+        ApiCallQuota,
+        lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
+        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+    ],
 )

@@ -122,3 +122,20 @@ async def test_errors_of_the_document_itself_are_typed_too(offline_stack):
         with pytest.raises(GraphQLErrors) as error:
             await execute(offline_stack.http, query)
         assert set(error.value.codes) == {code}, query
+
+
+async def test_documents_cannot_multiply_their_work(offline_stack):
+    aliases = "query { " + " ".join(f"m{i}: me {{ id }}" for i in range(31)) + " }"
+    deep = (
+        "query($id: ID!) { questionnaire(id: $id) { "
+        + "responses { questionnaire { " * 5
+        + "id"
+        + " } }" * 5
+        + " } }"
+    )
+    for query in (aliases, deep):
+        with pytest.raises(GraphQLErrors) as refused:
+            await execute(offline_stack.http, query, {"id": UNKNOWN})
+        assert refused.value.codes == ["GRAPHQL_VALIDATION_FAILED"], query
+    thirty = "query { " + " ".join(f"m{i}: me {{ id }}" for i in range(30)) + " }"
+    assert len(await execute(offline_stack.http, thirty)) == 30
