@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     # before that.
     openai_timeout_seconds: float = Field(default=60.0, gt=0)
     openai_max_output_tokens: int = Field(default=4096, gt=0)
+    # Ask for token usage at the end of the stream; some OpenAI-compatible servers reject it.
+    openai_stream_usage: bool = True
 
     ai_max_retries: int = Field(default=5, ge=0)
     ai_retry_base_seconds: float = Field(default=2.0, ge=0)

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from jobs.engines.base import SYSTEM_ROLE
-from tests.conftest import start_stack
+from tests.conftest import ai_env, start_stack
 from tests.samples import CV
 from tests.support.fake_openai import FakeOpenAI, Stream
 from tests.support.gql import (
@@ -166,5 +166,19 @@ async def test_a_response_over_the_size_limit_is_cut_and_says_so(redis_server, w
         assert len(final_output(events)) > 300
         assert response["truncated"] is True and len(response["text"]) == 300
         assert any("keeps the first 300" in (e["message"] or "") for e in events)
+    finally:
+        await stack.stop()
+
+
+async def test_usage_is_not_asked_of_servers_that_reject_it(redis_server, workdir, fake_openai: FakeOpenAI):
+    stack = await start_stack(
+        "t-nousage", redis_server.url, workdir, **ai_env(fake_openai, OPENAI_STREAM_USAGE="false")
+    )
+    try:
+        marker = fake_openai.script("no-usage", Stream("# Jane Doe\n"))
+        job = await improve_cv_with(stack.http, {"cvText": f"{CV}\n{marker}", "position": "Engineer"})
+        assert (await stream_of(stack.ws, job["id"]))[-1]["state"] == "SUCCEEDED"
+        assert "stream_options" not in fake_openai.requests["no-usage"][0]
+        assert (await job_response(stack.http, job["id"]))["usage"] is None
     finally:
         await stack.stop()

@@ -29,6 +29,7 @@ class OpenAIEngine:
         )
         self._model = settings.openai_model
         self._max_tokens = settings.openai_max_output_tokens
+        self._stream_usage = settings.openai_stream_usage
 
     @property
     def model(self) -> str:
@@ -43,7 +44,7 @@ class OpenAIEngine:
                     {"role": "user", "content": request.user_message()},
                 ],
                 stream=True,
-                stream_options={"include_usage": True},
+                stream_options={"include_usage": True} if self._stream_usage else openai.omit,
                 max_tokens=self._max_tokens,
             )
             with stream:
