@@ -4,11 +4,13 @@ word, and an HTML page named `cv.pdf` is still HTML."""
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 
 from jobs.errors import InvalidInput
 from jobs.questionnaires import ResumeFormat
 
+_CONTROLS = re.compile("[\x00-\x08\x0b\x0e-\x1f]")
 _MARKUP = (b"<!doctype html", b"<html", b"<?xml", b"<svg", b"<script", b"<body", b"<head")
 
 
@@ -50,8 +52,7 @@ def _is_text(content: bytes) -> bool:
     head = text[:4096].lower().encode()
     if "\x00" in text or any(tag in head for tag in _MARKUP):
         return False
-    controls = sum(1 for c in text if ord(c) < 32 and c not in "\n\r\t\f")
-    return controls <= len(text) // 100
+    return len(_CONTROLS.findall(text)) <= len(text) // 100
 
 
 def _unsupported(what: str) -> InvalidInput:
