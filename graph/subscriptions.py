@@ -46,8 +46,9 @@ class Subscription:
 
     @strawberry.subscription(
         description="All your jobs at once (a dashboard): the latest event of each unfinished job "
-        "first, then every live event of any of your jobs. It never completes; follow one job with "
-        "jobUpdates to replay what a dropped connection missed."
+        "first, then every live event of any of your jobs; if the server's event stream reconnects, "
+        "the latest event of each job again. It never completes; follow one job with jobUpdates "
+        "to replay every event."
     )
     async def my_job_updates(self, info: Info[Context, None]) -> AsyncGenerator[JobEvent, None]:
         services = info.context.services
@@ -56,12 +57,14 @@ class Subscription:
             # Registered first, then read: an event published in between is in both, and the
             # per-job seq tells which copy to skip.
             seen: dict[str, int] = {}
-            for latest in await services.store.latest_of_unfinished(owner):
-                seen[latest.job_id] = latest.seq
-                yield event_from(latest)
             while True:
-                live = await inbox.next()
-                # RESYNC (the listener reconnected) has no single log to re-read: carry on live.
-                if live is not RESYNC and live.seq > seen.get(live.job_id, 0):
-                    seen[live.job_id] = live.seq
-                    yield event_from(live)
+                for latest in await services.store.latest_of(owner, seen):
+                    if latest.seq > seen.get(latest.job_id, 0):
+                        seen[latest.job_id] = latest.seq
+                        yield event_from(latest)
+                # Live events until the listener reconnects (RESYNC): then every job known here
+                # or unfinished is read again, so none is left showing a state it has left.
+                while (live := await inbox.next()) is not RESYNC:
+                    if live.seq > seen.get(live.job_id, 0):
+                        seen[live.job_id] = live.seq
+                        yield event_from(live)

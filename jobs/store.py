@@ -5,8 +5,10 @@ Workers write through `jobs/run.py`; both go through the one script in `jobs/eve
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -98,11 +100,20 @@ class JobStore:
         record = JobRecord.from_hash(dict(zip(flat[::2], flat[1::2], strict=True)))
         return Replay(record, [JobEvent.from_json(raw) for raw in events])
 
-    async def latest_of_unfinished(self, owner: str) -> list[JobEvent]:
-        """The latest event of each of the owner's unfinished jobs, oldest job first."""
-        ids = [as_text(i) for i in await self._redis.smembers(self._keys.user_active_jobs(owner))]
-        replays = [await self.replay(job_id, None) for job_id in sorted(ids)]
-        found = [r for r in replays if r.record.owner == owner and not r.record.state.terminal and r.events]
+    async def latest_of(self, owner: str, known: Iterable[str]) -> list[JobEvent]:
+        """The latest event of each of the owner's unfinished jobs and of the `known` ones,
+        oldest job first."""
+        known = set(known)
+        unfinished = {as_text(i) for i in await self._redis.smembers(self._keys.user_active_jobs(owner))}
+        replays = []
+        for job_id in sorted(unfinished | known):
+            with contextlib.suppress(NotFound):  # deleted meanwhile
+                replays.append(await self.replay(job_id, None))
+        found = [
+            r
+            for r in replays
+            if r.record.owner == owner and r.events and (r.record.id in known or not r.record.state.terminal)
+        ]
         return [r.events[-1] for r in sorted(found, key=lambda r: r.record.created_at)]
 
     async def cancel(self, job_id: str) -> JobEvent:

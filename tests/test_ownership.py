@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import uuid
@@ -140,3 +141,22 @@ async def _dashboard_event(ws: websockets.ClientConnection) -> dict[str, Any]:
     assert message["type"] == "next", message
     event: dict[str, Any] = message["payload"]["data"]["myJobUpdates"]
     return event
+
+
+async def test_my_job_updates_catches_up_after_the_listener_reconnects(
+    ai_stack, fake_openai: FakeOpenAI, redis
+):
+    stream = Stream("Line of the rewrite.\n" * 20, chunk=20, pause_after=2)
+    mine = await improve_cv(ai_stack.http, f"{CV}\n{fake_openai.script('dashboard-kill', stream)}")
+    await stream.started.wait()
+    async with websockets.connect(ai_stack.ws, subprotocols=["graphql-transport-ws"]) as ws:
+        await ws.send(connection_init())
+        assert json.loads(await ws.recv())["type"] == "connection_ack"
+        await ws.send(MY_JOBS)
+        seen = [await _dashboard_event(ws)]
+        assert await redis.client_kill_filter(_type="pubsub", skipme=True) >= 1
+        stream.gate.set()  # the rest is published while the listener reconnects
+        while seen[-1]["state"] not in {"SUCCEEDED", "FAILED"}:
+            seen.append(await asyncio.wait_for(_dashboard_event(ws), 30))
+    assert {e["jobId"] for e in seen} == {mine["id"]}
+    assert [e["seq"] for e in seen] == sorted({e["seq"] for e in seen})
