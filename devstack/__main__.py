@@ -19,7 +19,7 @@ from pathlib import Path
 
 from devstack.redis_server import RedisServer, start_redis
 from devstack.token import dev_secret
-from settings import get_settings
+from settings import Settings, get_settings
 
 PR_SET_PDEATHSIG = 1
 STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
@@ -84,43 +84,9 @@ def main() -> int:
     children: list[tuple[str, subprocess.Popen[bytes], float]] = []
     try:
         if "redis_url" not in settings.model_fields_set:
-            redis = start_redis(
-                Path(settings.data_dir) / "redis", preexec_fn=_child_setup, start_new_session=True
-            )
+            redis = _start_embedded_redis(settings.data_dir)
             env["REDIS_URL"] = redis.url
-            print(
-                f"devstack: started redis (pid {redis.process.pid}), embedded, at {redis.url} "
-                f"(data in {redis.data_dir})",
-                flush=True,
-            )
-        python = sys.executable
-        children.append(
-            (
-                "worker",
-                _spawn("worker", [python, "-m", "celery", "-A", "jobs", "worker", "--loglevel=INFO"], env),
-                30.0,
-            )
-        )
-        children.append(
-            (
-                "api",
-                _spawn(
-                    "api",
-                    [
-                        python,
-                        "-m",
-                        "uvicorn",
-                        "asgi:app",
-                        "--host",
-                        settings.api_host,
-                        "--port",
-                        str(settings.api_port),
-                    ],
-                    env,
-                ),
-                15.0,
-            )
-        )
+        _start_services(settings, env, children)
         base = f"http://{settings.api_host}:{settings.api_port}"
         if not _wait_healthy(f"{base}/healthz", [p for _, p, _ in children]):
             print("devstack: the API did not become healthy; stopping", flush=True)
@@ -139,6 +105,26 @@ def main() -> int:
         if redis is not None:
             redis.stop()
             print("devstack: stopped Redis", flush=True)
+
+
+def _start_embedded_redis(data_dir: str) -> RedisServer:
+    redis = start_redis(Path(data_dir) / "redis", preexec_fn=_child_setup, start_new_session=True)
+    print(
+        f"devstack: started redis (pid {redis.process.pid}), embedded, at {redis.url} "
+        f"(data in {redis.data_dir})",
+        flush=True,
+    )
+    return redis
+
+
+def _start_services(
+    settings: Settings, env: dict[str, str]
+) -> list[tuple[str, subprocess.Popen[bytes], float]]:
+    """The worker and the API, each with the seconds it gets to stop."""
+    python = sys.executable
+    worker = [python, "-m", "celery", "-A", "jobs", "worker", "--loglevel=INFO"]
+    api = [python, "-m", "uvicorn", "asgi:app", "--host", settings.api_host, "--port", str(settings.api_port)]
+    return [("worker", _spawn("worker", worker, env), 30.0), ("api", _spawn("api", api, env), 15.0)]
 
 
 def _supervise(processes: list[subprocess.Popen[bytes]]) -> int:
