@@ -118,13 +118,15 @@ def _start_embedded_redis(data_dir: str) -> RedisServer:
 
 
 def _start_services(
-    settings: Settings, env: dict[str, str]
-) -> list[tuple[str, subprocess.Popen[bytes], float]]:
-    """The worker and the API, each with the seconds it gets to stop."""
+    settings: Settings, env: dict[str, str], children: list[tuple[str, subprocess.Popen[bytes], float]]
+) -> None:
+    """The worker, then the API, each with the seconds it gets to stop; added to `children` as
+    each starts, so that a failure to start the second still stops the first."""
     python = sys.executable
     worker = [python, "-m", "celery", "-A", "jobs", "worker", "--loglevel=INFO"]
     api = [python, "-m", "uvicorn", "asgi:app", "--host", settings.api_host, "--port", str(settings.api_port)]
-    return [("worker", _spawn("worker", worker, env), 30.0), ("api", _spawn("api", api, env), 15.0)]
+    children.append(("worker", _spawn("worker", worker, env), 30.0))
+    children.append(("api", _spawn("api", api, env), 15.0))
 
 
 def _supervise(processes: list[subprocess.Popen[bytes]]) -> int:
