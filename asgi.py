@@ -99,8 +99,8 @@ async def healthz(request: Request) -> JSONResponse:
 
 
 async def metrics(request: Request) -> PlainTextResponse:
-    listener = request.state.services.listener
-    compiler = request.state.services.compiler
+    services: Services = request.state.services
+    listener, compiler = services.listener, services.compiler
     lines = [
         ("cvi_subscriptions", "gauge", listener.subscriber_count),
         ("cvi_subscribed_channels", "gauge", listener.channel_count),
@@ -110,6 +110,8 @@ async def metrics(request: Request) -> PlainTextResponse:
         ("cvi_pubsub_messages_total", "counter", listener.stats.messages),
         ("cvi_subscriptions_compiled_total", "counter", compiler.compiled_runs),
         ("cvi_subscriptions_general_total", "counter", compiler.general_runs),
+        ("cvi_tokens_refused_total", "counter", services.verifier.refused),
+        ("cvi_rate_limited_total", "counter", services.quotas.refused),
     ]
     text = "".join(f"# TYPE {name} {kind}\n{name} {value}\n" for name, kind, value in lines)
     return PlainTextResponse(text, media_type="text/plain; version=0.0.4")

@@ -36,15 +36,20 @@ class TokenVerifier:
             self._algorithms = ["HS256"]
         else:
             self._key, self._algorithms = None, []
+        self.refused = 0  # tokens refused (missing, expired, invalid), since this process started
 
     def user(self, authorization: str | None) -> User:
         """The caller named by an `Authorization` value ("Bearer <jwt>"); raises Unauthenticated."""
-        token = _bearer(authorization)
-        if token is None:
-            if self._settings.auth_disabled:
-                return User(DEV_USER, Plan.PREMIUM, name="Developer")
-            raise Unauthenticated("send a token: Authorization: Bearer <JWT>")
-        return self.verify(token)
+        try:
+            token = _bearer(authorization)
+            if token is None:
+                if self._settings.auth_disabled:
+                    return User(DEV_USER, Plan.PREMIUM, name="Developer")
+                raise Unauthenticated("send a token: Authorization: Bearer <JWT>")
+            return self.verify(token)
+        except Unauthenticated:
+            self.refused += 1
+            raise
 
     def verify(self, token: str) -> User:
         if self._key is None:

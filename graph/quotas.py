@@ -14,6 +14,7 @@ from strawberry.types import Info
 
 from graph.auth import User
 from graph.context import Context
+from jobs.errors import RateLimited
 from jobs.names import Keys
 from jobs.plans import QUOTAS, Plan, Scope, utcnow
 from jobs.quotas import CHARGE_LUA, Window, charge_args, charged, window
@@ -27,12 +28,17 @@ class QuotaService:
         self._redis = redis
         self._keys = keys
         self._charge = redis.register_script(CHARGE_LUA)
+        self.refused = 0  # calls refused over a quota, since this process started
 
     async def charge(self, scope: Scope, user: User) -> Window:
         """One unit of `scope` for `user`; raises RateLimited (charging nothing) when over."""
         w = window(self._keys, scope, user.id, user.plan, utcnow())
         keys, args = charge_args(w)
-        charged(w, await self._charge(keys=keys, args=args))
+        try:
+            charged(w, await self._charge(keys=keys, args=args))
+        except RateLimited:
+            self.refused += 1
+            raise
         return w
 
     async def uncharge(self, w: Window) -> None:

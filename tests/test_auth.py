@@ -23,7 +23,7 @@ from pydantic import ValidationError
 from settings import Settings
 from tests.conftest import stack_env
 from tests.support.auth import SECRET, token
-from tests.support.gql import GraphQLErrors, connection_init, execute
+from tests.support.gql import GraphQLErrors, connection_init, execute, metric
 from tests.support.processes import Api, start_api
 
 ME = "{ me { id plan name email } }"
@@ -90,6 +90,14 @@ async def test_invalid_tokens_over_http_are_unauthenticated(strict_api, bearer, 
         await execute(strict_api.http_url, ME, token=bearer)
     assert error.value.codes == ["UNAUTHENTICATED"]
     assert reason in error.value.errors[0]["message"]
+
+
+async def test_refused_tokens_are_counted(strict_api):
+    before = await metric(f"http://127.0.0.1:{strict_api.port}", "cvi_tokens_refused_total")
+    for bearer in ("", "garbage"):
+        with pytest.raises(GraphQLErrors):
+            await execute(strict_api.http_url, ME, token=bearer)
+    assert await metric(f"http://127.0.0.1:{strict_api.port}", "cvi_tokens_refused_total") == before + 2
 
 
 async def test_cookies_never_authenticate(strict_api):

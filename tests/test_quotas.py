@@ -24,6 +24,7 @@ from tests.support.gql import (
     create_questionnaire,
     execute,
     improve_cv,
+    metric,
     stream_of,
     upload_resume,
 )
@@ -72,6 +73,7 @@ async def test_fifty_concurrent_requests_at_the_limit_let_only_the_limit_through
     offline_stack, redis, own_caller
 ):
     Caller.become(own_caller, "Free")
+    refused_before = await metric(offline_stack.api.base_url, "cvi_rate_limited_total")
     results = await asyncio.gather(
         *(improve_cv(offline_stack.http, CV) for _ in range(50)), return_exceptions=True
     )
@@ -80,6 +82,7 @@ async def test_fifty_concurrent_requests_at_the_limit_let_only_the_limit_through
     assert len(accepted) == 3 and len(refused) == 47
     assert {code for r in refused for code in r.codes} == {"RATE_LIMITED"}
     assert await _jobs_of(redis, offline_stack.prefix, own_caller) == 3
+    assert await metric(offline_stack.api.base_url, "cvi_rate_limited_total") == refused_before + 47
 
 
 async def test_questionnaires_have_their_own_daily_quota(offline_stack, own_caller):
