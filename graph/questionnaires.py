@@ -9,6 +9,7 @@ from typing import Any
 
 import strawberry
 from strawberry.types import Info
+from strawberry.utils.str_converters import to_camel_case
 
 from graph import validation
 from graph.context import Context
@@ -59,14 +60,9 @@ def _merged(current: QuestionnaireFields, update: QuestionnaireUpdate) -> Questi
         if value is strawberry.UNSET:
             continue
         if value is None and name in REQUIRED:
-            raise InvalidInput(_graphql_name(name), f"{_graphql_name(name)} cannot be cleared")
+            raise InvalidInput(to_camel_case(name), f"{to_camel_case(name)} cannot be cleared")
         changes[name] = value
     return replace(current, **changes)
-
-
-def _graphql_name(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
 
 
 def encode_cursor(sort_key: str) -> str:

@@ -6,6 +6,8 @@ import asyncio
 import json
 import re
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -110,14 +112,46 @@ MY_JOBS = json.dumps(
 )
 
 
-async def test_my_job_updates_streams_only_my_jobs(ai_stack, fake_openai: FakeOpenAI):
+async def _paused_job(stack: Any, fake_openai: FakeOpenAI, name: str) -> tuple[dict[str, Any], Stream]:
+    """A job of mine whose model pauses after two chunks, until `stream.gate` opens."""
     stream = Stream("Line of the rewrite.\n" * 20, chunk=20, pause_after=2)
-    mine = await improve_cv(ai_stack.http, f"{CV}\n{fake_openai.script('dashboard', stream)}")
+    job = await improve_cv(stack.http, f"{CV}\n{fake_openai.script(name, stream)}")
     await stream.started.wait()
-    async with websockets.connect(ai_stack.ws, subprotocols=["graphql-transport-ws"]) as ws:
+    return job, stream
+
+
+@asynccontextmanager
+async def _dashboard(ws_url: str) -> AsyncIterator[websockets.ClientConnection]:
+    async with websockets.connect(ws_url, subprotocols=["graphql-transport-ws"]) as ws:
         await ws.send(connection_init())
         assert json.loads(await ws.recv())["type"] == "connection_ack"
         await ws.send(MY_JOBS)
+        yield ws
+
+
+async def _dashboard_event(ws: websockets.ClientConnection) -> dict[str, Any]:
+    message = json.loads(await asyncio.wait_for(ws.recv(), 30))
+    assert message["type"] == "next", message
+    event: dict[str, Any] = message["payload"]["data"]["myJobUpdates"]
+    return event
+
+
+async def _until_finished(
+    ws: websockets.ClientConnection, seen: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    while seen[-1]["state"] not in {"SUCCEEDED", "FAILED"}:
+        seen.append(await _dashboard_event(ws))
+    return seen
+
+
+def _one_job_in_order(seen: list[dict[str, Any]], job_id: str) -> None:
+    assert {e["jobId"] for e in seen} == {job_id}
+    assert [e["seq"] for e in seen] == sorted({e["seq"] for e in seen})
+
+
+async def test_my_job_updates_streams_only_my_jobs(ai_stack, fake_openai: FakeOpenAI):
+    mine, stream = await _paused_job(ai_stack, fake_openai, "dashboard")
+    async with _dashboard(ai_stack.ws) as ws:
         # First comes the current state of my unfinished job: from then on the dashboard is live.
         seen = [await _dashboard_event(ws)]
         assert seen[0]["jobId"] == mine["id"]
@@ -129,34 +163,15 @@ async def test_my_job_updates_streams_only_my_jobs(ai_stack, fake_openai: FakeOp
         )
         await stream_of(ai_stack.ws, theirs["improveCv"]["id"], token=BOB)
         stream.gate.set()
-        while seen[-1]["state"] not in {"SUCCEEDED", "FAILED"}:
-            seen.append(await _dashboard_event(ws))
-    assert {e["jobId"] for e in seen} == {mine["id"]}
-    seqs = [e["seq"] for e in seen]
-    assert seqs == sorted(set(seqs))
-
-
-async def _dashboard_event(ws: websockets.ClientConnection) -> dict[str, Any]:
-    message = json.loads(await ws.recv())
-    assert message["type"] == "next", message
-    event: dict[str, Any] = message["payload"]["data"]["myJobUpdates"]
-    return event
+        _one_job_in_order(await _until_finished(ws, seen), mine["id"])
 
 
 async def test_my_job_updates_catches_up_after_the_listener_reconnects(
     ai_stack, fake_openai: FakeOpenAI, redis
 ):
-    stream = Stream("Line of the rewrite.\n" * 20, chunk=20, pause_after=2)
-    mine = await improve_cv(ai_stack.http, f"{CV}\n{fake_openai.script('dashboard-kill', stream)}")
-    await stream.started.wait()
-    async with websockets.connect(ai_stack.ws, subprotocols=["graphql-transport-ws"]) as ws:
-        await ws.send(connection_init())
-        assert json.loads(await ws.recv())["type"] == "connection_ack"
-        await ws.send(MY_JOBS)
+    mine, stream = await _paused_job(ai_stack, fake_openai, "dashboard-kill")
+    async with _dashboard(ai_stack.ws) as ws:
         seen = [await _dashboard_event(ws)]
         assert await redis.client_kill_filter(_type="pubsub", skipme=True) >= 1
         stream.gate.set()  # the rest is published while the listener reconnects
-        while seen[-1]["state"] not in {"SUCCEEDED", "FAILED"}:
-            seen.append(await asyncio.wait_for(_dashboard_event(ws), 30))
-    assert {e["jobId"] for e in seen} == {mine["id"]}
-    assert [e["seq"] for e in seen] == sorted({e["seq"] for e in seen})
+        _one_job_in_order(await _until_finished(ws, seen), mine["id"])
