@@ -4,11 +4,10 @@ them; they stay until their owner deletes the questionnaire they belong to (C8).
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from jobs.events import as_text
+from jobs.hashes import from_hash, to_hash
 from jobs.names import Keys
 from jobs.questionnaires import Pipeline
 
@@ -42,34 +41,11 @@ class AIResponse:
     truncated: bool = False
 
     def to_hash(self) -> dict[str, str]:
-        return {
-            "id": self.id,
-            "owner": self.owner,
-            "questionnaire_id": self.questionnaire_id or "",
-            "job_id": self.job_id,
-            "text": self.text,
-            "model": self.model,
-            "created_at": repr(self.created_at),
-            "usage": json.dumps(asdict(self.usage)) if self.usage else "",
-            "unverified_claims": json.dumps([asdict(c) for c in self.unverified_claims]),
-            "truncated": "1" if self.truncated else "",
-        }
+        return to_hash(self)
 
     @classmethod
     def from_hash(cls, raw: dict[Any, Any]) -> AIResponse:
-        h = {as_text(k): as_text(v) for k, v in raw.items()}
-        return cls(
-            id=h["id"],
-            owner=h["owner"],
-            questionnaire_id=h.get("questionnaire_id") or None,
-            job_id=h["job_id"],
-            text=h["text"],
-            model=h["model"],
-            created_at=float(h["created_at"]),
-            usage=Usage(**json.loads(h["usage"])) if h.get("usage") else None,
-            unverified_claims=[Claim(**c) for c in json.loads(h.get("unverified_claims") or "[]")],
-            truncated=bool(h.get("truncated")),
-        )
+        return from_hash(cls, raw)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,19 +58,11 @@ class PdfFile:
     created_at: float
 
     def to_hash(self) -> dict[str, str]:
-        return {k: str(v) for k, v in asdict(self).items()}
+        return to_hash(self)
 
     @classmethod
     def from_hash(cls, raw: dict[Any, Any]) -> PdfFile:
-        h = {as_text(k): as_text(v) for k, v in raw.items()}
-        return cls(
-            id=h["id"],
-            owner=h["owner"],
-            response_id=h["response_id"],
-            size=int(h["size"]),
-            pages=int(h["pages"]),
-            created_at=float(h["created_at"]),
-        )
+        return from_hash(cls, raw)
 
 
 class ListPipeline(Pipeline, Protocol):

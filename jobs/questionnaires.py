@@ -7,12 +7,11 @@ on a pipeline passed in, so both kinds of client queue the same commands and onl
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, Protocol
 
-from jobs.events import as_text
+from jobs.hashes import from_hash, to_hash
 from jobs.names import Keys
 
 # Sort keys order a user's questionnaires newest first under plain lexicographic order:
@@ -79,36 +78,12 @@ class Questionnaire:
         return sort_key(self.id, self.submitted_at)
 
     def to_hash(self) -> dict[str, str]:
-        data = {k: ("" if v is None else str(v)) for k, v in asdict(self.fields).items()}
-        return {
-            **data,
-            "id": self.id,
-            "owner": self.owner,
-            "submitted_at": repr(self.submitted_at),
-            "updated_at": repr(self.updated_at),
-            "resume_id": self.resume_id or "",
-        }
+        # The fields lie flat in the hash, beside the rest.
+        return {**to_hash(self.fields), **to_hash(self, exclude=("fields",))}
 
     @classmethod
     def from_hash(cls, raw: dict[Any, Any]) -> Questionnaire:
-        h = {as_text(k): as_text(v) for k, v in raw.items()}
-        fields = QuestionnaireFields(
-            position=h["position"],
-            industry=h["industry"],
-            experience_level=ExperienceLevel(h["experience_level"]),
-            company_size=CompanySize(h["company_size"]),
-            application_timeline=ApplicationTimeline(h["application_timeline"]),
-            location=h.get("location") or None,
-            job_description=h.get("job_description") or None,
-        )
-        return cls(
-            id=h["id"],
-            owner=h["owner"],
-            fields=fields,
-            submitted_at=float(h["submitted_at"]),
-            updated_at=float(h["updated_at"]),
-            resume_id=h.get("resume_id") or None,
-        )
+        return from_hash(cls, raw, fields=from_hash(QuestionnaireFields, raw))
 
     def with_fields(self, fields: QuestionnaireFields, now: float) -> Questionnaire:
         return replace(self, fields=fields, updated_at=now)
@@ -133,40 +108,11 @@ class Resume:
     layout: dict[str, Any] = field(default_factory=dict)  # hints for the analysis (columns, tables)
 
     def to_hash(self) -> dict[str, str]:
-        return {
-            "id": self.id,
-            "owner": self.owner,
-            "questionnaire_id": self.questionnaire_id,
-            "filename": self.filename,
-            "format": self.format.value,
-            "size": str(self.size),
-            "uploaded_at": repr(self.uploaded_at),
-            "state": self.state.value,
-            "job_id": self.job_id or "",
-            "text": self.text or "",
-            "pages": "" if self.pages is None else str(self.pages),
-            "words": "" if self.words is None else str(self.words),
-            "layout": json.dumps(self.layout),
-        }
+        return to_hash(self)
 
     @classmethod
     def from_hash(cls, raw: dict[Any, Any]) -> Resume:
-        h = {as_text(k): as_text(v) for k, v in raw.items()}
-        return cls(
-            id=h["id"],
-            owner=h["owner"],
-            questionnaire_id=h["questionnaire_id"],
-            filename=h["filename"],
-            format=ResumeFormat(h["format"]),
-            size=int(h["size"]),
-            uploaded_at=float(h["uploaded_at"]),
-            state=ResumeState(h["state"]),
-            job_id=h.get("job_id") or None,
-            text=h.get("text") or None,
-            pages=int(h["pages"]) if h.get("pages") else None,
-            words=int(h["words"]) if h.get("words") else None,
-            layout=json.loads(h.get("layout") or "{}"),
-        )
+        return from_hash(cls, raw)
 
 
 def sort_key(questionnaire_id: str, submitted_at: float) -> str:
