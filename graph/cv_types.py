@@ -3,6 +3,7 @@ their construction from the shared shapes in `jobs/`."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import UTC, datetime
 
 import strawberry
@@ -173,16 +174,9 @@ class Questionnaire:
 
     @classmethod
     def of(cls, q: questionnaires.Questionnaire) -> Questionnaire:
-        f = q.fields
         return cls(
             id=strawberry.ID(q.id),
-            position=f.position,
-            industry=f.industry,
-            experience_level=f.experience_level,
-            company_size=f.company_size,
-            location=f.location,
-            application_timeline=f.application_timeline,
-            job_description=f.job_description,
+            **asdict(q.fields),
             submitted_at=_time(q.submitted_at),
             updated_at=_time(q.updated_at),
             resume_id=q.resume_id,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from dataclasses import replace
+from dataclasses import asdict, replace
 from typing import Any
 
 import strawberry
@@ -115,16 +115,7 @@ class QuestionnaireMutation:
         self, info: Info[Context, None], input: QuestionnaireInput
     ) -> Questionnaire:
         services = info.context.services
-        fields = QuestionnaireFields(
-            position=input.position,
-            industry=input.industry,
-            experience_level=input.experience_level,
-            company_size=input.company_size,
-            application_timeline=input.application_timeline,
-            location=input.location,
-            job_description=input.job_description,
-        )
-        cleaned = clean_fields(services.settings, fields)
+        cleaned = clean_fields(services.settings, QuestionnaireFields(**asdict(input)))
         user = info.context.user_or_raise
         await services.quotas.charge(Scope.QUESTIONNAIRES, user)
         return Questionnaire.of(await services.cv.create(user.id, cleaned))
