@@ -51,7 +51,6 @@ async def start_job(
     except Exception as e:
         log.exception("could not enqueue job %s", record.id)
         await services.store.fail(record.id, ErrorInfo("ENQUEUE_FAILED", "the job could not be queued"))
-        if charge is not None:
-            await services.store.refund(record.id, charge.key)
+        await services.store.refund(record.id)
         raise Unavailable("the job queue is unavailable; try again shortly") from e
     return record

@@ -31,7 +31,6 @@ class JobRecord:
     attempts: int = 0
     redeliveries: int = 0
     runner: str | None = None
-    charge: str | None = None  # the quota counter this job was charged to
 
     @classmethod
     def from_hash(cls, raw: Mapping[bytes | str, bytes | str]) -> JobRecord:

@@ -95,9 +95,8 @@ class JobRun:
 
     def _refund_if_ours(self, error: ErrorInfo) -> None:
         """A job that failed on our side (model outage, lost workers) gives its quota unit back."""
-        record = self.load()
-        if error.code in REFUNDABLE and record is not None and record.charge:
-            self._refund(keys=[record.charge, self._keys.job(self.job_id)])
+        if error.code in REFUNDABLE:
+            self._refund(keys=[self._keys.job(self.job_id)])
 
     def _emit_unfenced_failure(self, error: ErrorInfo) -> None:
         with contextlib.suppress(JobClosed):

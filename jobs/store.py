@@ -134,8 +134,9 @@ class JobStore:
         """The job's record, event log and output, with `also` (what only it refers to)."""
         await self._redis.delete(*self._keys.job_keys(job_id), *also)
 
-    async def refund(self, job_id: str, charge: str) -> None:
-        await self._refund_script(keys=[charge, self._keys.job(job_id)])
+    async def refund(self, job_id: str) -> None:
+        """The job's quota unit back, once (jobs/quotas.py)."""
+        await self._refund_script(keys=[self._keys.job(job_id)])
 
     async def emit(self, job_id: str, change: Change) -> JobEvent:
         keys, args = prepare_emit(self._keys, job_id, change, self._log_max)
