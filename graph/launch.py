@@ -50,7 +50,7 @@ async def start_job(
         await asyncio.to_thread(enqueue, services.celery, kind, record.id)
     except Exception as e:
         log.exception("could not enqueue job %s", record.id)
+        # ENQUEUE_FAILED is ours: failing the job gives its quota unit back.
         await services.store.fail(record.id, ErrorInfo("ENQUEUE_FAILED", "the job could not be queued"))
-        await services.store.refund(record.id)
         raise Unavailable("the job queue is unavailable; try again shortly") from e
     return record

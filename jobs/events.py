@@ -5,7 +5,8 @@ log and PUBLISHes it on the job's channel, in one script: the record, the log an
 stream can never disagree, and `seq` rises by exactly one per event. Guards in the same script
 make the worker's writes safe against cancellation and against a second runner of the same job
 (redelivery): a write whose precondition fails changes nothing. The same script keeps each
-user's set of unfinished jobs (their concurrency cap) and publishes every event a second time on
+user's set of unfinished jobs (their concurrency cap), refunds the quota of jobs that fail on
+our side, and publishes every event a second time on
 the owner's channel, for dashboards (myJobUpdates).
 
 `Change` describes a write; `prepare_emit` turns it into script arguments so the synchronous
@@ -21,6 +22,7 @@ from typing import Any
 
 from jobs.errors import JobClosed, NotFound, Superseded, TooBusy
 from jobs.names import EventType, JobState, Keys
+from jobs.quotas import REFUNDABLE
 
 EMIT_LUA = """
 local spec = cjson.decode(ARGV[2])
@@ -71,6 +73,13 @@ redis.call('LTRIM', log, -tonumber(spec.log_max), -1)
 if spec.terminal then
   local active = redis.call('HGET', rec, 'active_key')
   if active then redis.call('SREM', active, spec.job_id) end
+end
+if spec.refund then
+  -- A failure on our side gives the job's quota unit back to the counter it was charged to.
+  local charge = redis.call('HGET', rec, 'charge')
+  if charge and charge ~= '' and redis.call('HSETNX', rec, 'refunded', 1) == 1 then
+    if tonumber(redis.call('GET', charge) or '0') > 0 then redis.call('DECR', charge) end
+  end
 end
 redis.call('PUBLISH', ARGV[1], event)
 redis.call('PUBLISH', ARGV[3] .. (redis.call('HGET', rec, 'owner') or ''), event)
@@ -153,10 +162,12 @@ class Change:
     # On creation: the owner's set of unfinished jobs, and how many it may hold.
     active_key: str | None = None
     active_limit: int | None = None
+    refund: bool = False  # give the quota unit back (a failure on our side)
 
 
 def failure(error: ErrorInfo, require: Iterable[JobState | None], runner: str | None = None) -> Change:
-    """The change that fails a job; the API and the workers differ only in their guards."""
+    """The change that fails a job; the API and the workers differ only in their guards. A
+    failure on our side refunds the job's quota unit in the same step."""
     return Change(
         type=EventType.FAILED,
         require=require,
@@ -164,6 +175,7 @@ def failure(error: ErrorInfo, require: Iterable[JobState | None], runner: str | 
         state=JobState.FAILED,
         error=error,
         message=error.message,
+        refund=error.code in REFUNDABLE,
     )
 
 
@@ -197,6 +209,7 @@ def prepare_emit(keys: Keys, job_id: str, change: Change, log_max: int) -> tuple
         "terminal": change.state is not None and change.state.terminal,
         "active_key": change.active_key,
         "active_limit": change.active_limit,
+        "refund": change.refund,
         "job_prefix": keys.job(""),
     }
     return keys.job_keys(job_id), [keys.job_channel(job_id), json.dumps(spec), keys.user_channel("")]

@@ -23,18 +23,8 @@ redis.call('EXPIREAT', KEYS[1], tonumber(ARGV[2]))
 return {1, used}
 """
 
-# Gives a job's unit back to the counter it was charged to (its record's `charge`), once: the
-# record remembers that it did.
-REFUND_LUA = """
-local charge = redis.call('HGET', KEYS[1], 'charge')
-if not charge or charge == '' then return 0 end
-if redis.call('HSETNX', KEYS[1], 'refunded', 1) == 0 then return 0 end
-local used = tonumber(redis.call('GET', charge) or '0')
-if used > 0 then redis.call('DECR', charge) end
-return 1
-"""
-
-# Failures that are ours, not the user's: the unit goes back (a cancellation does not).
+# Failures that are ours, not the user's: the unit goes back, once, in the same script that
+# fails the job (jobs/events.py); a cancellation's does not.
 REFUNDABLE = frozenset(
     {
         "AI_RATE_LIMITED",

@@ -16,7 +16,6 @@ from redis import Redis
 from jobs.errors import JobClosed
 from jobs.events import EMIT_LUA, Change, ErrorInfo, JobEvent, failure, parse_emit_result, prepare_emit
 from jobs.names import ACTIVE_STATES, FIRST_STAGE, EventType, JobState, Keys, Stage
-from jobs.quotas import REFUND_LUA, REFUNDABLE
 from jobs.records import JobRecord
 
 WORKER_LOST = "WORKER_LOST"
@@ -28,7 +27,6 @@ class JobRun:
         self._keys = keys
         self._log_max = log_max
         self._script = redis.register_script(EMIT_LUA)
-        self._refund = redis.register_script(REFUND_LUA)
         self.job_id = job_id
         self.token = uuid.uuid4().hex
 
@@ -89,19 +87,11 @@ class JobRun:
         )
 
     def fail(self, error: ErrorInfo) -> JobEvent:
-        event = self._emit(failure(error, require=[JobState.RUNNING], runner=self.token))
-        self._refund_if_ours(error)
-        return event
-
-    def _refund_if_ours(self, error: ErrorInfo) -> None:
-        """A job that failed on our side (model outage, lost workers) gives its quota unit back."""
-        if error.code in REFUNDABLE:
-            self._refund(keys=[self._keys.job(self.job_id)])
+        return self._emit(failure(error, require=[JobState.RUNNING], runner=self.token))
 
     def _emit_unfenced_failure(self, error: ErrorInfo) -> None:
         with contextlib.suppress(JobClosed):
             self._emit(failure(error, require=ACTIVE_STATES))
-            self._refund_if_ours(error)
 
     def _running(self, type_: EventType, **changes: object) -> JobEvent:
         """A write of this run, valid only while the job is RUNNING and still this run's."""

@@ -27,7 +27,6 @@ from jobs.events import (
     prepare_emit,
 )
 from jobs.names import ACTIVE_STATES, EventType, JobKind, JobState, Keys, Stage
-from jobs.quotas import REFUND_LUA
 from jobs.records import JobRecord
 
 
@@ -44,7 +43,6 @@ class JobStore:
         self._log_max = log_max
         self._emit_script = redis.register_script(EMIT_LUA)
         self._read_script = redis.register_script(READ_LUA)
-        self._refund_script = redis.register_script(REFUND_LUA)
 
     async def create(
         self,
@@ -133,10 +131,6 @@ class JobStore:
     async def delete(self, job_id: str, also: list[str]) -> None:
         """The job's record, event log and output, with `also` (what only it refers to)."""
         await self._redis.delete(*self._keys.job_keys(job_id), *also)
-
-    async def refund(self, job_id: str) -> None:
-        """The job's quota unit back, once (jobs/quotas.py)."""
-        await self._refund_script(keys=[self._keys.job(job_id)])
 
     async def emit(self, job_id: str, change: Change) -> JobEvent:
         keys, args = prepare_emit(self._keys, job_id, change, self._log_max)
