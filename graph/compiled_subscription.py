@@ -245,6 +245,7 @@ def _encode(data: object) -> str:
     return json.dumps(data, separators=(",", ":"))
 
 
-def next_message(operation_id: str, payload: str) -> str:
-    """A graphql-transport-ws `next` message around an already encoded payload."""
-    return '{"id":' + json.dumps(operation_id) + ',"type":"next","payload":' + payload + "}"
+def next_message_head(operation_id: str) -> str:
+    """What every graphql-transport-ws `next` message of an operation starts with; the encoded
+    payload and "}" follow. Made once per operation, not per event."""
+    return '{"id":' + json.dumps(operation_id) + ',"type":"next","payload":'

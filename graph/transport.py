@@ -26,7 +26,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
     NextMessagePayload,
 )
 
-from graph.compiled_subscription import JobUpdatesPlan, next_message
+from graph.compiled_subscription import JobUpdatesPlan, next_message_head
 from graph.context import Context
 from graph.errors import stream_error
 from graph.sockets import SocketLease
@@ -84,13 +84,14 @@ class TransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
     ) -> None:
         adapter = self.websocket
         assert isinstance(adapter, ASGIWebSocketAdapter)
+        head = next_message_head(operation.id)
         try:
             stream = job_updates_stream(self.context, arguments["jobId"], arguments.get("afterSeq"))
             async with aclosing(stream):
                 async for event in stream:
                     if operation.completed:
                         return
-                    await adapter.ws.send_text(next_message(operation.id, plan.payload(event)))
+                    await adapter.ws.send_text(head + plan.payload(event) + "}")
         except WebSocketDisconnect:
             return
         except Exception as e:
