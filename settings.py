@@ -83,6 +83,27 @@ class Settings(BaseSettings):
     max_active_jobs_per_user: int = Field(default=5, gt=0)
     max_websockets_per_user: int = Field(default=10, gt=0)
 
+    # --- Bounds on what a caller may send (C10) ---------------------------------------------
+    # A GraphQL document: its bytes and its lexical tokens, checked before it is parsed further.
+    graphql_max_document_bytes: int = Field(default=100_000, gt=0)
+    graphql_max_tokens: int = Field(default=5_000, gt=0)
+    # A JSON request body (queries, mutations, variables), counted while it is read.
+    http_max_body_bytes: int = Field(default=1024 * 1024, gt=0)
+    # A request whose body stops arriving for this long is cut (slowloris).
+    http_body_timeout_seconds: float = Field(default=30.0, gt=0)
+    # One graphql-transport-ws message.
+    ws_max_message_bytes: int = Field(default=1024 * 1024, gt=0)
+    # Compiled subscription plans kept in memory, all plans together.
+    plan_cache_max_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
+
+    # --- Budgets of a worker for one uploaded file (C10) --------------------------------------
+    # Extraction runs in a child process with these limits; past them the job fails with
+    # DOCUMENT_TOO_COMPLEX.
+    extract_time_limit_seconds: float = Field(default=30.0, gt=0)
+    extract_memory_limit_mb: int = Field(default=512, gt=0)
+    # Celery's backstop: a pool process above this resident size is replaced after its task.
+    worker_max_memory_per_child_mb: int = Field(default=1024, gt=0)
+
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     data_dir: str = ".data"

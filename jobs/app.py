@@ -26,6 +26,9 @@ def create_celery(settings: Settings) -> Celery:
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
+        # The backstop under the extraction sandbox's own limits: a pool process that grew past
+        # this (in KiB, as Celery counts) is replaced once its task ends.
+        worker_max_memory_per_child=settings.worker_max_memory_per_child_mb * 1024,
         task_time_limit=settings.job_time_limit_seconds + 30,
         task_soft_time_limit=settings.job_time_limit_seconds,
         broker_connection_retry_on_startup=True,

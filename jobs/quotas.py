@@ -34,6 +34,7 @@ REFUNDABLE = frozenset(
         "AI_AUTH",
         "AI_QUOTA_EXCEEDED",
         "AI_MODEL_NOT_FOUND",
+        "AI_EMPTY_RESPONSE",
         "WORKER_LOST",
         "ENQUEUE_FAILED",
         "INTERNAL",
