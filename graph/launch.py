@@ -1,20 +1,21 @@
-"""Starting a job from a mutation (C1): the record exists before its task is enqueued; the
-caller's quota is charged first and given back if the job never gets going."""
+"""Starting a job from a mutation (C1): the record exists before its task is enqueued, and the
+caller's quota is charged by the same atomic step that writes it."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from graph.auth import User
 from graph.context import Services
 from jobs.dispatch import enqueue
-from jobs.errors import TooBusy, Unavailable
+from jobs.errors import Unavailable
 from jobs.events import ErrorInfo
 from jobs.names import JobKind
 from jobs.plans import Scope
+from jobs.quotas import Charge, QuotaRefused
 from jobs.records import JobRecord
 
 log = logging.getLogger(__name__)
@@ -27,22 +28,23 @@ async def start_job(
     job_input: dict[str, Any],
     scope: Scope | None = None,
     before_enqueue: Callable[[JobRecord], Awaitable[None]] | None = None,
+    extra_charges: Sequence[Charge] = (),
 ) -> JobRecord:
-    """Charge `scope`, write the record, run `before_enqueue` (to store what the job will read,
-    once a refused call can no longer leave it behind), then enqueue."""
-    charge = await services.quotas.charge(scope, user) if scope is not None else None
+    """Write the record, charging one unit of `scope` (and `extra_charges`) in the same atomic
+    step as the active-job check; run `before_enqueue` (to store what the job will read, once a
+    refused call can no longer leave it behind), then enqueue."""
+    charges = [*([services.quotas.unit(scope, user)] if scope is not None else []), *extra_charges]
     try:
         record = await services.store.create(
             kind,
             user.id,
             job_input,
-            charge=charge.key if charge else None,
+            charges=charges,
             active_limit=services.settings.max_active_jobs_per_user,
         )
-    except TooBusy:
-        if charge is not None:
-            await services.quotas.uncharge(charge)
-        raise
+    except QuotaRefused as e:
+        services.quotas.refused += 1
+        raise charges[e.index].refusal(e.used) from None
     try:
         if before_enqueue is not None:
             await before_enqueue(record)

@@ -17,7 +17,7 @@ from graph.context import Context
 from jobs.errors import RateLimited
 from jobs.names import Keys
 from jobs.plans import QUOTAS, Plan, Scope, utcnow
-from jobs.quotas import CHARGE_LUA, Window, charge_args, charged, window
+from jobs.quotas import CHARGE_LUA, Charge, Window, charge_args, charged, unit_of, window
 
 ScopeEnum = strawberry.enum(Scope, name="QuotaScope")
 PlanEnum = strawberry.enum(Plan, name="Plan")
@@ -41,10 +41,9 @@ class QuotaService:
             raise
         return w
 
-    async def uncharge(self, w: Window) -> None:
-        """Give back a unit charged for something that then did not happen."""
-        if await self._redis.decr(w.key) < 0:
-            await self._redis.set(w.key, 0, keepttl=True)
+    def unit(self, scope: Scope, user: User) -> Charge:
+        """One unit of `scope` for `user`, for a job-creation script to charge (graph/launch.py)."""
+        return unit_of(window(self._keys, scope, user.id, user.plan, utcnow()))
 
     async def used(self, w: Window) -> int:
         return int(await self._redis.get(w.key) or 0)

@@ -5,25 +5,28 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from typing import Any
 
 from jobs.analysis import AnalysisInput, CvAnalysis, analyze
 from jobs.context import WorkerContext
 from jobs.names import Stage
+from jobs.outcome import Outcome, Writes
 from jobs.records import JobRecord
 from jobs.run import JobRun
 
 
-def analyze_cv(run: JobRun, ctx: WorkerContext, job: JobRecord) -> dict[str, Any]:
-    analysis_id = analyze_and_store(run, ctx, job, AnalysisInput(**job.input["source"]), progress_to=95)
-    return {"analysis_id": analysis_id, "questionnaire_id": job.input.get("questionnaire_id")}
+def analyze_cv(run: JobRun, ctx: WorkerContext, job: JobRecord) -> Outcome:
+    writes = Writes()
+    source = AnalysisInput(**job.input["source"])
+    analysis_id = analyze_and_store(run, ctx, job, source, progress_to=95, writes=writes)
+    result = {"analysis_id": analysis_id, "questionnaire_id": job.input.get("questionnaire_id")}
+    return Outcome(result, writes)
 
 
 def analyze_and_store(
-    run: JobRun, ctx: WorkerContext, job: JobRecord, source: AnalysisInput, progress_to: int
+    run: JobRun, ctx: WorkerContext, job: JobRecord, source: AnalysisInput, progress_to: int, writes: Writes
 ) -> str:
-    """Analyse, report the headline figures as progress, and keep the analysis with its
-    questionnaire (when there is one)."""
+    """Analyse, report the headline figures as progress, and record the writes that keep the
+    analysis with its questionnaire (when there is one), made when the job succeeds."""
     run.progress(
         max(1, progress_to // 3), Stage.ANALYZING, f"Analysing the CV ({len(source.cv_text.split())} words)"
     )
@@ -39,11 +42,9 @@ def analyze_and_store(
         "job_id": job.id,
         "created_at": time.time(),
     }
-    with ctx.redis.pipeline() as pipe:
-        pipe.set(ctx.keys.analysis(analysis_id), json.dumps(document))
-        if questionnaire_id:
-            pipe.lpush(ctx.keys.questionnaire_analyses(questionnaire_id), analysis_id)
-        pipe.execute()
+    writes.set(ctx.keys.analysis(analysis_id), json.dumps(document))
+    if questionnaire_id:
+        writes.lpush(ctx.keys.questionnaire_analyses(questionnaire_id), analysis_id)
     return analysis_id
 
 

@@ -16,13 +16,14 @@ worker client and the asyncio API client share everything but the call itself.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from jobs.errors import JobClosed, NotFound, Superseded, TooBusy
 from jobs.names import EventType, JobState, Keys
-from jobs.quotas import REFUNDABLE
+from jobs.outcome import Writes
+from jobs.quotas import REFUNDABLE, Charge, QuotaRefused
 
 EMIT_LUA = """
 local spec = cjson.decode(ARGV[2])
@@ -38,17 +39,37 @@ if spec.runner ~= nil and spec.runner ~= cjson.null then
     return {0, 'SUPERSEDED', cur}
   end
 end
-if cur == '' and spec.active_key ~= cjson.null then
-  -- The user's concurrency cap: forget jobs that finished (or vanished) without saying so.
-  for _, id in ipairs(redis.call('SMEMBERS', spec.active_key)) do
-    local st = redis.call('HGET', spec.job_prefix .. id, 'state')
-    if not st or st == 'SUCCEEDED' or st == 'FAILED' or st == 'CANCELLED' then
-      redis.call('SREM', spec.active_key, id)
+if cur == '' then
+  -- A new job: the owner's concurrency cap and every quota it is charged to are checked before
+  -- any of them changes, so a refused call touches no counter.
+  if spec.active_key ~= cjson.null then
+    -- Forget jobs that finished (or vanished) without saying so.
+    for _, id in ipairs(redis.call('SMEMBERS', spec.active_key)) do
+      local st = redis.call('HGET', spec.job_prefix .. id, 'state')
+      if not st or st == 'SUCCEEDED' or st == 'FAILED' or st == 'CANCELLED' then
+        redis.call('SREM', spec.active_key, id)
+      end
     end
+    if redis.call('SCARD', spec.active_key) >= tonumber(spec.active_limit) then return {0, 'BUSY', cur} end
   end
-  if redis.call('SCARD', spec.active_key) >= tonumber(spec.active_limit) then return {0, 'BUSY', cur} end
-  redis.call('SADD', spec.active_key, spec.job_id)
-  redis.call('HSET', rec, 'active_key', spec.active_key)
+  for i, c in ipairs(spec.charges) do
+    local used = tonumber(redis.call('GET', c[1]) or '0')
+    if used + c[3] > c[2] then return {0, 'QUOTA', cur, i, used} end
+  end
+  if spec.active_key ~= cjson.null then
+    redis.call('SADD', spec.active_key, spec.job_id)
+    redis.call('HSET', rec, 'active_key', spec.active_key)
+  end
+  for _, c in ipairs(spec.charges) do
+    redis.call('INCRBY', c[1], c[3])
+    if c[4] ~= cjson.null then redis.call('EXPIREAT', c[1], c[4]) end
+  end
+end
+-- The outputs this event links (jobs/outcome.py), past the guards: written with it or not at all.
+local arg = 4
+for _, w in ipairs(spec.writes) do
+  redis.call(w[1], w[2], unpack(ARGV, arg, arg + w[3] - 1))
+  arg = arg + w[3]
 end
 if spec.count_redelivery and cur == 'RUNNING' then
   redis.call('HINCRBY', rec, 'redeliveries', 1)
@@ -162,7 +183,10 @@ class Change:
     # On creation: the owner's set of unfinished jobs, and how many it may hold.
     active_key: str | None = None
     active_limit: int | None = None
+    # On creation: the quota counters to charge, all or none (jobs/quotas.py).
+    charges: Sequence[Charge] = ()
     refund: bool = False  # give the quota unit back (a failure on our side)
+    writes: Writes | None = None  # outputs stored in the same step (jobs/outcome.py)
 
 
 def failure(error: ErrorInfo, require: Iterable[JobState | None], runner: str | None = None) -> Change:
@@ -179,7 +203,9 @@ def failure(error: ErrorInfo, require: Iterable[JobState | None], runner: str | 
     )
 
 
-def prepare_emit(keys: Keys, job_id: str, change: Change, log_max: int) -> tuple[list[str], list[str]]:
+def prepare_emit(
+    keys: Keys, job_id: str, change: Change, log_max: int
+) -> tuple[list[str], list[str | bytes | int | float]]:
     updates: dict[str, str | int] = dict(change.fields)
     if change.state is not None:
         updates["state"] = change.state.value
@@ -191,6 +217,7 @@ def prepare_emit(keys: Keys, job_id: str, change: Change, log_max: int) -> tuple
         updates["message"] = change.message
     if change.error is not None:
         updates["error"] = json.dumps(change.error.as_dict())
+    commands = change.writes.commands if change.writes is not None else []
     spec: dict[str, Any] = {
         "job_id": job_id,
         "type": change.type.value,
@@ -211,8 +238,11 @@ def prepare_emit(keys: Keys, job_id: str, change: Change, log_max: int) -> tuple
         "active_limit": change.active_limit,
         "refund": change.refund,
         "job_prefix": keys.job(""),
+        "writes": [[cmd, key, len(args)] for cmd, key, args in commands] or [],
+        "charges": [[c.key, c.limit, c.amount, c.expire_at] for c in change.charges] or [],
     }
-    return keys.job_keys(job_id), [keys.job_channel(job_id), json.dumps(spec), keys.user_channel("")]
+    values = [arg for _, _, args in commands for arg in args]
+    return keys.job_keys(job_id), [keys.job_channel(job_id), json.dumps(spec), keys.user_channel(""), *values]
 
 
 def parse_emit_result(job_id: str, result: list[Any]) -> JobEvent:
@@ -222,6 +252,8 @@ def parse_emit_result(job_id: str, result: list[Any]) -> JobEvent:
     reason, state = as_text(result[1]), as_text(result[2])
     if reason == "SUPERSEDED":
         raise Superseded(f"job {job_id} was taken over by another runner")
+    if reason == "QUOTA":
+        raise QuotaRefused(int(result[3]) - 1, int(result[4]))
     if reason == "BUSY":
         raise TooBusy("you have as many unfinished jobs as your limit allows; wait for one to finish")
     if not state:

@@ -15,6 +15,7 @@ from jobs.context import WorkerContext
 from jobs.engines import Engine, ImproveRequest
 from jobs.engines.coalesce import coalesce
 from jobs.names import Stage
+from jobs.outcome import Outcome, Writes
 from jobs.outputs import AIResponse, Usage, save_response
 from jobs.privacy import Redactor
 from jobs.records import JobRecord
@@ -25,10 +26,11 @@ from jobs.run import JobRun
 GENERATING_FROM, GENERATING_TO = 10, 95
 
 
-def improve_cv(run: JobRun, ctx: WorkerContext, job: JobRecord) -> dict[str, Any]:
+def improve_cv(run: JobRun, ctx: WorkerContext, job: JobRecord) -> Outcome:
     request = ImproveRequest(**job.input)
     source = AnalysisInput(request.cv_text, request.position, request.job_description)
-    analysis_id = analyze_and_store(run, ctx, job, source, progress_to=GENERATING_FROM - 2)
+    writes = Writes()
+    analysis_id = analyze_and_store(run, ctx, job, source, progress_to=GENERATING_FROM - 2, writes=writes)
     text, usage = rewrite(
         run, request, ctx.engine, ctx.settings.stream_flush_chars, ctx.settings.stream_flush_ms
     )
@@ -47,15 +49,14 @@ def improve_cv(run: JobRun, ctx: WorkerContext, job: JobRecord) -> dict[str, Any
         unverified_claims=unverified_claims(request.cv_text, text[:limit]),
         truncated=truncated,
     )
-    with ctx.redis.pipeline() as pipe:
-        save_response(pipe, ctx.keys, response)
-        pipe.execute()
-    return {
+    save_response(writes, ctx.keys, response)
+    result = {
         "text": response.text,
         "model": response.model,
         "response_id": response.id,
         "analysis_id": analysis_id,
     }
+    return Outcome(result, writes)
 
 
 def rewrite(

@@ -57,6 +57,35 @@ def window(keys: Keys, scope: Scope, user: str, plan: Plan, now: datetime) -> Wi
     return Window(scope, plan, keys.quota(scope.value, user, label), quota.limits[plan], reset_at)
 
 
+@dataclass(frozen=True)
+class Charge:
+    """`amount` units on the counter `key`, refused past `limit`; charged by the script that
+    creates a job (jobs/events.py), together with the job's other charges or not at all."""
+
+    key: str
+    limit: int
+    amount: int
+    expire_at: int | None
+    window: Window  # what a refusal reports
+
+    def refusal(self, used: int) -> RateLimited:
+        return rate_limited(self.window, used)
+
+
+def unit_of(w: Window) -> Charge:
+    """One unit of a windowed quota; the counter outlives its window by a day."""
+    return Charge(w.key, w.limit, 1, int(w.reset_at.timestamp()) + 86_400, w)
+
+
+class QuotaRefused(Exception):
+    """The job-creation script refused `charges[index]`, which had `used` units already."""
+
+    def __init__(self, index: int, used: int) -> None:
+        super().__init__(f"quota charge {index} refused at {used}")
+        self.index = index
+        self.used = used
+
+
 def charge_args(w: Window) -> tuple[list[str], list[int]]:
     return [w.key], [w.limit, int(w.reset_at.timestamp()) + 86_400]
 

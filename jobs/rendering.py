@@ -5,18 +5,18 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import Any
 
 from jobs.context import WorkerContext
 from jobs.documents.render import render_pdf
 from jobs.errors import WorkFailed
 from jobs.names import Stage
+from jobs.outcome import Outcome, Writes
 from jobs.outputs import AIResponse, PdfFile, download_path, save_pdf
 from jobs.records import JobRecord
 from jobs.run import JobRun
 
 
-def render_response_pdf(run: JobRun, ctx: WorkerContext, job: JobRecord) -> dict[str, Any]:
+def render_response_pdf(run: JobRun, ctx: WorkerContext, job: JobRecord) -> Outcome:
     response_id = job.input["response_id"]
     raw = ctx.redis.hgetall(ctx.keys.response(response_id))
     if not raw:
@@ -33,7 +33,7 @@ def render_response_pdf(run: JobRun, ctx: WorkerContext, job: JobRecord) -> dict
         created_at=time.time(),
     )
     run.progress(90, Stage.FINALIZING, f"Rendered {pdf.pages} page(s), {pdf.size} bytes")
-    with ctx.redis.pipeline() as pipe:
-        save_pdf(pipe, ctx.keys, pdf, rendered.content)
-        pipe.execute()
-    return {"pdf_id": pdf.id, "response_id": response_id, "url": download_path(pdf.id), "size": pdf.size}
+    writes = Writes()
+    save_pdf(writes, ctx.keys, pdf, rendered.content)
+    result = {"pdf_id": pdf.id, "response_id": response_id, "url": download_path(pdf.id), "size": pdf.size}
+    return Outcome(result, writes)

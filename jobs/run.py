@@ -16,6 +16,7 @@ from redis import Redis
 from jobs.errors import JobClosed
 from jobs.events import EMIT_LUA, Change, ErrorInfo, JobEvent, failure, parse_emit_result, prepare_emit
 from jobs.names import ACTIVE_STATES, FIRST_STAGE, EventType, JobState, Keys, Stage
+from jobs.outcome import Outcome
 from jobs.records import JobRecord
 
 WORKER_LOST = "WORKER_LOST"
@@ -76,14 +77,18 @@ class JobRun:
         message = f"{error.message}; retry {attempt} in {delay:.1f}s"
         return self._running(EventType.RETRYING, state=JobState.RETRYING, error=error, message=message)
 
-    def succeed(self, result: Mapping[str, Any]) -> JobEvent:
+    def succeed(self, outcome: Outcome | Mapping[str, Any]) -> JobEvent:
+        """The job's success, with its outputs written in the same atomic step."""
+        if not isinstance(outcome, Outcome):
+            outcome = Outcome(outcome)
         return self._running(
             EventType.SUCCEEDED,
             state=JobState.SUCCEEDED,
             progress=100,
             stage=Stage.DONE.value,
-            message="Done",
-            fields={"result": json.dumps(result)},
+            message=outcome.message,
+            fields={"result": json.dumps(outcome.result)},
+            writes=outcome.writes,
         )
 
     def fail(self, error: ErrorInfo) -> JobEvent:

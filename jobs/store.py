@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 import json
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +27,7 @@ from jobs.events import (
     prepare_emit,
 )
 from jobs.names import ACTIVE_STATES, EventType, JobKind, JobState, Keys, Stage
+from jobs.quotas import Charge
 from jobs.records import JobRecord
 
 
@@ -49,12 +50,13 @@ class JobStore:
         kind: JobKind,
         owner: str,
         job_input: dict[str, Any],
-        charge: str | None = None,
+        charges: Sequence[Charge] = (),
         active_limit: int | None = None,
     ) -> JobRecord:
         """Write the record (QUEUED, seq 1) and its first event before anything is enqueued (C1).
-        `charge` is the quota counter the job was charged to (refunded if it fails on our side);
-        with `active_limit`, the owner may hold at most that many unfinished jobs (TooBusy)."""
+        With `active_limit`, the owner may hold at most that many unfinished jobs (TooBusy);
+        `charges` are made in the same step or not at all (QuotaRefused), and the first one's
+        unit is given back if the job fails on our side."""
         job_id = str(uuid.uuid4())
         await self.emit(
             job_id,
@@ -72,10 +74,11 @@ class JobStore:
                     "input": json.dumps(job_input),
                     "attempts": 0,
                     "redeliveries": 0,
-                    "charge": charge or "",
+                    "charge": charges[0].key if charges else "",
                 },
                 active_key=self._keys.user_active_jobs(owner) if active_limit is not None else None,
                 active_limit=active_limit,
+                charges=charges,
             ),
         )
         return await self.get(job_id)

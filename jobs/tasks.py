@@ -22,6 +22,7 @@ from jobs.events import ErrorInfo
 from jobs.extraction import extract_resume
 from jobs.improve import improve_cv
 from jobs.names import TASK_NAMES, JobKind
+from jobs.outcome import Outcome
 from jobs.records import JobRecord
 from jobs.rendering import render_response_pdf
 from jobs.run import JobRun
@@ -29,7 +30,7 @@ from settings import Settings
 
 log = logging.getLogger(__name__)
 
-Work = Callable[[JobRun, WorkerContext, JobRecord], dict[str, Any]]
+Work = Callable[[JobRun, WorkerContext, JobRecord], Outcome | dict[str, Any]]
 
 
 @celery.task(bind=True, name=TASK_NAMES[JobKind.IMPROVE_CV], max_retries=None)
