@@ -68,7 +68,9 @@ end
 -- The outputs this event links (jobs/outcome.py), past the guards: written with it or not at all.
 local arg = 4
 for _, w in ipairs(spec.writes) do
-  redis.call(w[1], w[2], unpack(ARGV, arg, arg + w[3] - 1))
+  if not w[4] or redis.call('EXISTS', w[2]) == 1 then
+    redis.call(w[1], w[2], unpack(ARGV, arg, arg + w[3] - 1))
+  end
   arg = arg + w[3]
 end
 if spec.count_redelivery and cur == 'RUNNING' then
@@ -238,10 +240,10 @@ def prepare_emit(
         "active_limit": change.active_limit,
         "refund": change.refund,
         "job_prefix": keys.job(""),
-        "writes": [[cmd, key, len(args)] for cmd, key, args in commands] or [],
+        "writes": [[w.command, w.key, len(w.args), w.only_if_exists] for w in commands] or [],
         "charges": [[c.key, c.limit, c.amount, c.expire_at] for c in change.charges] or [],
     }
-    values = [arg for _, _, args in commands for arg in args]
+    values = [arg for w in commands for arg in w.args]
     return keys.job_keys(job_id), [keys.job_channel(job_id), json.dumps(spec), keys.user_channel(""), *values]
 
 
