@@ -17,6 +17,7 @@
     └── AIError               AI_*: the model call failed
         ├── TransientAIError  429, 5xx, timeouts, connection errors: retried with backoff
         └── PermanentAIError  auth, input too long, content filtered: the job fails
+            └── EmptyAnswer   AI_EMPTY_RESPONSE: the model answered without a word
 """
 
 from __future__ import annotations
@@ -110,3 +111,11 @@ class TransientAIError(AIError):
 
 class PermanentAIError(AIError):
     pass
+
+
+class EmptyAnswer(PermanentAIError):
+    """Not retried: the causes seen (a chat template or stop sequence that ends the answer at
+    once) repeat on every attempt, and each attempt pays for the whole CV as prompt again. The
+    quota unit is refunded (jobs/quotas.py), so asking again costs the user nothing."""
+
+    code = "AI_EMPTY_RESPONSE"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from jobs.analysis import AnalysisInput
@@ -13,6 +13,8 @@ from jobs.analyzing import analyze_and_store
 from jobs.claims import unverified_claims
 from jobs.context import WorkerContext
 from jobs.engines import Engine, ImproveRequest
+from jobs.engines.answers import require_words, unfinished_because
+from jobs.engines.base import Finish
 from jobs.engines.coalesce import coalesce
 from jobs.names import Stage
 from jobs.outcome import Outcome, Writes
@@ -31,12 +33,12 @@ def improve_cv(run: JobRun, ctx: WorkerContext, job: JobRecord) -> Outcome:
     source = AnalysisInput(request.cv_text, request.position, request.job_description)
     writes = Writes()
     analysis_id = analyze_and_store(run, ctx, job, source, progress_to=GENERATING_FROM - 2, writes=writes)
-    text, usage = rewrite(
-        run, request, ctx.engine, ctx.settings.stream_flush_chars, ctx.settings.stream_flush_ms
-    )
+    answer = rewrite(run, request, ctx.engine, ctx.settings.stream_flush_chars, ctx.settings.stream_flush_ms)
+    text, usage = answer.text, answer.usage
     limit = ctx.settings.response_max_chars
-    truncated = len(text) > limit
-    run.progress(GENERATING_TO, Stage.FINALIZING, _finalizing_message(len(text), limit))
+    cuts = [cut for cut in (unfinished_because(answer.finish_reason), _size_cut(len(text), limit)) if cut]
+    truncated = bool(cuts)
+    run.progress(GENERATING_TO, Stage.FINALIZING, f"Generated {len(text)} characters")
     response = AIResponse(
         id=str(uuid.uuid4()),
         owner=job.owner,
@@ -56,14 +58,22 @@ def improve_cv(run: JobRun, ctx: WorkerContext, job: JobRecord) -> Outcome:
         "response_id": response.id,
         "analysis_id": analysis_id,
     }
-    return Outcome(result, writes)
+    return Outcome(result, writes, message="; ".join(["Done", *cuts]))
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    text: str
+    usage: Usage | None
+    finish_reason: str | None  # None: the engine never said how the answer ended
 
 
 def rewrite(
     run: JobRun, request: ImproveRequest, engine: Engine, flush_chars: int, flush_ms: int
-) -> tuple[str, Usage | None]:
+) -> Answer:
     """Stream the engine's rewrite as output events; the model sees placeholders for contact
-    details (jobs/privacy.py), the user sees them restored."""
+    details (jobs/privacy.py), the user sees them restored. An answer without words raises
+    `EmptyAnswer` (jobs/engines/answers.py)."""
     redactor = Redactor()
     hidden = replace(
         request,
@@ -75,12 +85,15 @@ def rewrite(
     produced: list[str] = []
     size = 0
     usage: list[Usage] = []
+    finish: list[Finish] = []
     stream = engine.stream(hidden)
 
     def text_only() -> Any:
         for piece in stream:
             if isinstance(piece, Usage):
                 usage.append(piece)
+            elif isinstance(piece, Finish):
+                finish.append(piece)
             else:
                 yield piece
 
@@ -95,10 +108,10 @@ def rewrite(
         close = getattr(stream, "close", None)
         if close is not None:
             close()
-    return "".join(produced), (usage[-1] if usage else None)
+    text = "".join(produced)
+    require_words(text, redactor.originals.values())
+    return Answer(text, usage[-1] if usage else None, finish[-1].reason if finish else None)
 
 
-def _finalizing_message(size: int, limit: int) -> str:
-    if size > limit:
-        return f"Generated {size} characters; the response keeps the first {limit}"
-    return f"Generated {size} characters"
+def _size_cut(size: int, limit: int) -> str | None:
+    return f"the response keeps the first {limit} of {size} characters" if size > limit else None

@@ -1,4 +1,5 @@
-"""What an engine is: something that turns an improvement request into a stream of text."""
+"""What an engine is: something that turns an improvement request into a stream of text, ended
+by how the model finished it."""
 
 from __future__ import annotations
 
@@ -56,11 +57,19 @@ class ImproveRequest:
         return "\n\n".join(parts)
 
 
+@dataclass(frozen=True, slots=True)
+class Finish:
+    """How the model ended its answer, in OpenAI's words: "stop" when it finished it, "length"
+    when its output-token limit cut it short (jobs/engines/answers.py judges the rest)."""
+
+    reason: str
+
+
 class Engine(Protocol):
     @property
     def model(self) -> str: ...
 
-    def stream(self, request: ImproveRequest) -> Iterator[str | Usage]:
-        """Yield the rewritten CV in pieces, then the token usage if the model reports it; raise
-        `TransientAIError` or `PermanentAIError`."""
+    def stream(self, request: ImproveRequest) -> Iterator[str | Usage | Finish]:
+        """Yield the rewritten CV in pieces, then how the model finished it and the token usage,
+        when the model reports them; raise `TransientAIError` or `PermanentAIError`."""
         ...

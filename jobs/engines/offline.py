@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from jobs.engines.base import ImproveRequest
+from jobs.engines.base import Finish, ImproveRequest
 from jobs.engines.keywords import contains_word, find_word, top_keywords
 from jobs.outputs import Usage
 
@@ -69,8 +69,9 @@ class Section:
 class OfflineEngine:
     model = "offline-rewriter-1"
 
-    def stream(self, request: ImproveRequest) -> Iterator[str | Usage]:
+    def stream(self, request: ImproveRequest) -> Iterator[str | Usage | Finish]:
         yield from rewrite(request).splitlines(keepends=True)
+        yield Finish("stop")
 
 
 def rewrite(request: ImproveRequest) -> str:

@@ -12,7 +12,7 @@ from typing import Any
 
 import openai
 
-from jobs.engines.base import SYSTEM_ROLE, ImproveRequest
+from jobs.engines.base import SYSTEM_ROLE, Finish, ImproveRequest
 from jobs.errors import AIError, PermanentAIError, TransientAIError
 from jobs.outputs import Usage
 from settings import Settings
@@ -35,7 +35,7 @@ class OpenAIEngine:
     def model(self) -> str:
         return self._model
 
-    def stream(self, request: ImproveRequest) -> Iterator[str | Usage]:
+    def stream(self, request: ImproveRequest) -> Iterator[str | Usage | Finish]:
         try:
             stream = self._client.chat.completions.create(
                 model=self._model,
@@ -64,6 +64,8 @@ class OpenAIEngine:
                         raise PermanentAIError(
                             "the model's content filter stopped the answer", code="AI_CONTENT_FILTERED"
                         )
+                    if choice.finish_reason:
+                        yield Finish(choice.finish_reason)
         except openai.OpenAIError as e:
             raise classify(e) from e
 

@@ -32,7 +32,7 @@ class Stream:
     chunk: int = 8
     pause_after: int | None = None  # chunks sent before waiting for `gate`
     gate: asyncio.Event = field(default_factory=asyncio.Event)
-    finish_reason: str = "stop"
+    finish_reason: str | None = "stop"  # None: the stream ends without saying how (no finish chunk)
     interval: float = 0.0  # seconds between chunks, as a model's token pace
     started: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -149,7 +149,8 @@ class FakeOpenAI:
                 if stream.interval:
                     await asyncio.sleep(stream.interval)
                 yield _chunk(model, {"content": piece}, None)
-            yield _chunk(model, {}, stream.finish_reason)
+            if stream.finish_reason is not None:
+                yield _chunk(model, {}, stream.finish_reason)
             if usage is not None:
                 yield _chunk(model, None, None, usage)
             yield b"data: [DONE]\n\n"
