@@ -8,6 +8,14 @@ same events, and nearly all of them select the same fields. So a document that i
 `jobUpdates` field over plain fields is parsed and validated once per query text, and each event
 is rendered once per (selection, event), its JSON shared by every subscriber of the job.
 
+Plans are keyed by a digest of (query text, operation name), never the text, and the cache is
+bounded in bytes (PLAN_CACHE_MAX_BYTES): each plan is charged what it holds (at most about its
+query's size: it keeps the variable definitions, the field's arguments and its own selection,
+parsed without locations, not the document) plus the most its rendered events may take. A
+document is refused (left to Strawberry, which reports why) before it is parsed when it is over
+the byte limit, and parsed and validated within the same bounds as Strawberry's
+(graph/document_limits.py).
+
 Whatever a plan could not reproduce exactly (fragments, directives, several operations, invalid
 documents or variables, a field with its own resolver, a schema extension it does not know) is
 left to Strawberry's general execution: the answer never differs, only its cost. Values go
@@ -16,7 +24,10 @@ through the same `event_from` conversion and the same scalar and enum serialiser
 
 from __future__ import annotations
 
+import hashlib
 import json
+from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +42,7 @@ from graphql import (
     OperationDefinitionNode,
     OperationType,
     SelectionSetNode,
+    VariableDefinitionNode,
     get_named_type,
     is_leaf_type,
     is_object_type,
@@ -42,19 +54,28 @@ from strawberry.extensions import AddValidationRules
 from strawberry.schema.schema import validate_document
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 
+from graph.document_limits import DocumentLimits
 from graph.errors import ErrorMapping
 from graph.quotas import ApiCallQuota
 from graph.types import event_from
 from jobs import events
+from settings import get_settings
 
 ROOT_FIELD = "jobUpdates"
 # The plan skips per-operation extension hooks; it may only run when the schema's extensions
 # are ones whose effect on a subscription it reproduces (ErrorMapping: graph.errors.stream_error;
-# ApiCallQuota charges HTTP operations only).
-REPRODUCED_EXTENSIONS: tuple[object, ...] = (ErrorMapping, ApiCallQuota)
-# Bounds, so that many distinct query texts cannot grow memory.
-MAX_PLANS = 256
+# ApiCallQuota charges HTTP operations only; DocumentLimits: its bounds are applied here).
+REPRODUCED_EXTENSIONS: tuple[object, ...] = (ErrorMapping, ApiCallQuota, DocumentLimits)
+# Rendered events kept per plan: at most this many, and at most 1/PLANS_AT_LEAST of the cache's
+# bytes, so that the cache always holds that many plans.
 RENDERED_PER_PLAN = 4096
+PLANS_AT_LEAST = 16
+# Estimates of what Python objects take beyond their text: a cache entry (digest, slot,
+# verdict); a plan's fixed objects; one selected field; one rendered event (key, str header).
+ENTRY_BYTES = 256
+PLAN_BYTES = 4096
+SELECTED_BYTES = 256
+RENDERED_ENTRY_BYTES = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,24 +111,36 @@ class JobUpdatesPlan:
 
     def __init__(
         self,
-        operation: OperationDefinitionNode,
+        variable_definitions: Sequence[VariableDefinitionNode],
         field_node: FieldNode,
         field_def: GraphQLField,
         fields: tuple[Selected, ...],
+        rendered_max_bytes: int,
     ) -> None:
-        self._operation = operation
-        self._field_node = field_node
+        self._variable_definitions = tuple(variable_definitions)
+        # The field without its selection: what the arguments are coerced from.
+        self._field_node = FieldNode(name=field_node.name, arguments=field_node.arguments, directives=())
         self._field_def = field_def
         self._root_key = field_node.alias.value if field_node.alias else field_node.name.value
         self._fields = fields
-        self._rendered: dict[tuple[str, int], str] = {}
+        self._rendered: OrderedDict[tuple[str, int], str] = OrderedDict()
+        self._rendered_max_bytes = rendered_max_bytes
+        self.rendered_bytes = 0
+
+    @property
+    def selected(self) -> int:
+        """How many fields the plan renders (nested ones included)."""
+        pending, count = list(self._fields), 0
+        while pending:
+            field = pending.pop()
+            count += 1
+            pending.extend(field.children or ())
+        return count
 
     def arguments(self, schema: strawberry.Schema, variables: dict[str, Any] | None) -> dict[str, Any] | None:
         """The coerced arguments; None when the variables do not fit, which the general path
         then reports exactly as it always does."""
-        coerced = get_variable_values(
-            schema._schema, self._operation.variable_definitions or (), variables or {}
-        )
+        coerced = get_variable_values(schema._schema, self._variable_definitions, variables or {})
         if isinstance(coerced, list):
             return None
         try:
@@ -123,20 +156,33 @@ class JobUpdatesPlan:
         if text is None:
             data = {self._root_key: _render(event_from(event), self._fields)}
             text = self._rendered[key] = _encode({"data": data})
-            if len(self._rendered) > RENDERED_PER_PLAN:
-                del self._rendered[next(iter(self._rendered))]
+            self.rendered_bytes += len(text) + RENDERED_ENTRY_BYTES
+            while len(self._rendered) > RENDERED_PER_PLAN or self.rendered_bytes > self._rendered_max_bytes:
+                _, dropped = self._rendered.popitem(last=False)
+                self.rendered_bytes -= len(dropped) + RENDERED_ENTRY_BYTES
         return text
 
 
-class SubscriptionCompiler:
-    """Plans per (query text, operation name), including the verdict "not compilable"."""
+@dataclass(frozen=True, slots=True)
+class _Cached:
+    plan: JobUpdatesPlan | None  # None: the verdict "not compilable"
+    charge: int  # bytes the entry counts for in the cache's bound
 
-    def __init__(self, schema: strawberry.Schema) -> None:
+
+class SubscriptionCompiler:
+    """Plans per (query text, operation name), including the verdict "not compilable", in a
+    least-recently-used cache of bounded bytes."""
+
+    def __init__(self, schema: strawberry.Schema, max_bytes: int | None = None) -> None:
         self._schema = schema
-        self._plans: dict[tuple[str, str | None], JobUpdatesPlan | None] = {}
+        self.max_bytes = get_settings().plan_cache_max_bytes if max_bytes is None else max_bytes
+        self._rendered_max_bytes = self.max_bytes // PLANS_AT_LEAST
+        self._plans: OrderedDict[bytes, _Cached] = OrderedDict()
+        self.cache_bytes = 0
         extensions = schema.get_extensions()
-        # Extensions that only add validation rules (depth and alias limits) are reproduced by
-        # validating with their rules too.
+        self._bounds = next((ext.bounds for ext in extensions if isinstance(ext, DocumentLimits)), None)
+        # Extensions that only add validation rules are reproduced by validating with their
+        # rules too.
         self._rules = tuple(specified_rules) + tuple(
             rule for ext in extensions if isinstance(ext, AddValidationRules) for rule in ext.validation_rules
         )
@@ -146,18 +192,47 @@ class SubscriptionCompiler:
         self.compiled_runs = 0
         self.general_runs = 0
 
+    @property
+    def cache_entries(self) -> int:
+        return len(self._plans)
+
     def plan(self, query: str, operation_name: str | None) -> JobUpdatesPlan | None:
-        key = (query, operation_name)
-        if key not in self._plans:
-            self._plans[key] = self._compile(query, operation_name) if self._extensions_reproduced else None
-            if len(self._plans) > MAX_PLANS:
-                del self._plans[next(iter(self._plans))]
-        return self._plans[key]
+        # Cheap refusals first, uncached: an oversize text is neither hashed nor parsed, and a
+        # text without the field cannot be its plan.
+        if (
+            not self._extensions_reproduced
+            or (self._bounds is not None and self._bounds.size_refusal(query) is not None)
+            or ROOT_FIELD not in query
+        ):
+            return None
+        key = _digest(query, operation_name)
+        cached = self._plans.get(key)
+        if cached is not None:
+            self._plans.move_to_end(key)
+            return cached.plan
+        plan = self._compile(query, operation_name)
+        charge = ENTRY_BYTES
+        if plan is not None:
+            # The query's length bounds the literals and names the plan keeps.
+            charge += PLAN_BYTES + len(query) + SELECTED_BYTES * plan.selected + self._rendered_max_bytes
+        self._plans[key] = _Cached(plan, charge)
+        self.cache_bytes += charge
+        while self.cache_bytes > self.max_bytes and len(self._plans) > 1:
+            _, evicted = self._plans.popitem(last=False)
+            self.cache_bytes -= evicted.charge
+        return plan
 
     def _compile(self, query: str, operation_name: str | None) -> JobUpdatesPlan | None:
         try:
-            document = parse(query)
+            # Without locations: the plan must not keep the document's source and tokens alive.
+            document = (
+                self._bounds.parse(query, no_location=True)
+                if self._bounds
+                else parse(query, no_location=True)
+            )
         except GraphQLError:
+            return None
+        if self._bounds is not None and self._bounds.cost_refusal(document) is not None:
             return None
         operation = _single_subscription(document, operation_name)
         if operation is None or validate_document(self._schema._schema, document, self._rules):
@@ -174,7 +249,15 @@ class SubscriptionCompiler:
         fields = _selection(field_node.selection_set, get_named_type(field_def.type))
         if fields is None:
             return None
-        return JobUpdatesPlan(operation, field_node, field_def, fields)
+        return JobUpdatesPlan(
+            operation.variable_definitions or (), field_node, field_def, fields, self._rendered_max_bytes
+        )
+
+
+def _digest(query: str, operation_name: str | None) -> bytes:
+    key = hashlib.blake2b(query.encode(), digest_size=16)
+    key.update(b"\0" if operation_name is None else b"\1" + operation_name.encode())
+    return key.digest()
 
 
 def _single_subscription(

@@ -31,17 +31,7 @@ class ErrorMapping(MaskErrors):
         super().__init__(should_mask_error=_is_unexpected, error_message="Internal server error.")
 
     def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
-        # Errors of the document itself (syntax, validation, variables) come from graphql-core
-        # without a code; give them the conventional ones so that every error is typed.
-        for error in errors:
-            if error.original_error is None and not (error.extensions or {}).get("code"):
-                code = (
-                    "GRAPHQL_PARSE_FAILED"
-                    if isinstance(error, GraphQLSyntaxError)
-                    else "GRAPHQL_VALIDATION_FAILED"
-                )
-                error.extensions = {**(error.extensions or {}), "code": code}
-        return super()._process_errors(errors)
+        return super()._process_errors([_with_document_code(error) for error in errors])
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         masked = super().anonymise_error(error)
@@ -51,6 +41,22 @@ class ErrorMapping(MaskErrors):
         else:
             masked.extensions = {"code": "INTERNAL"}
         return masked
+
+
+def typed_errors(errors: list[GraphQLError]) -> list[GraphQLError]:
+    """`errors` as ErrorMapping hands them to clients: each with a code, unexpected ones masked.
+    Idempotent, so that errors it already passed through are left as they are."""
+    return ErrorMapping()._process_errors(errors)
+
+
+def _with_document_code(error: GraphQLError) -> GraphQLError:
+    # Errors of the document itself (syntax, validation, variables) come from graphql-core
+    # without a code; give them the conventional ones so that every error is typed.
+    if error.original_error is None and not (error.extensions or {}).get("code"):
+        syntax = isinstance(error, GraphQLSyntaxError)
+        code = "GRAPHQL_PARSE_FAILED" if syntax else "GRAPHQL_VALIDATION_FAILED"
+        error.extensions = {**(error.extensions or {}), "code": code}
+    return error
 
 
 def log_client_errors(errors: list[GraphQLError]) -> None:

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator, Iterable
+from typing import Any
+
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter
+from strawberry.schema.schema import StreamResult
 from strawberry.tools import merge_types
-from strawberry.types import ExecutionContext
+from strawberry.types import ExecutionContext, ExecutionResult
+from strawberry.types.execution import PreExecutionError
+from strawberry.types.graphql import OperationType
 
 from graph.analyses import AnalysisMutation, AnalysisQuery
-from graph.errors import ErrorMapping, log_client_errors
+from graph.document_cost import CostLimits
+from graph.document_limits import DocumentBounds, DocumentLimits
+from graph.errors import ErrorMapping, log_client_errors, typed_errors
 from graph.mutations import Mutation as JobMutation
 from graph.pdfs import PdfMutation
 from graph.queries import Query as JobQuery
@@ -17,6 +24,7 @@ from graph.questionnaires import QuestionnaireMutation, QuestionnaireQuery
 from graph.quotas import AccountQuery, ApiCallQuota
 from graph.resumes import ResumeMutation
 from graph.subscriptions import Subscription
+from settings import get_settings
 
 Query = merge_types("Query", (JobQuery, QuestionnaireQuery, AnalysisQuery, AccountQuery))
 Mutation = merge_types(
@@ -24,26 +32,81 @@ Mutation = merge_types(
 )
 
 
+# Bounds on what one document may ask, so that aliases, nesting and fragments cannot multiply
+# the work (or the lookups) of a single request; checked in time linear in the document.
+MAX_DEPTH = 10
+MAX_ALIASES = 30
+# GraphiQL's introspection query selects 229 fields; 30 aliased jobs with every field, ~510.
+MAX_FIELDS = 1000
+BOUNDS = DocumentBounds.from_settings(get_settings(), CostLimits(MAX_DEPTH, MAX_ALIASES, MAX_FIELDS))
+
+
 class Schema(strawberry.Schema):
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
         log_client_errors(errors)
+        # Every error Strawberry hands back passes here, also those raised by an extension's
+        # hook (which escape the masking of ErrorMapping): type them all, in place.
+        errors[:] = typed_errors(errors)
+
+    # A document over the byte limit is refused before Strawberry creates anything for it.
+
+    async def execute(
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        allowed_operation_types: Iterable[OperationType] | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+    ) -> ExecutionResult:
+        refusal = BOUNDS.size_refusal(query)
+        if refusal is not None:
+            return ExecutionResult(data=None, errors=[refusal])
+        return await super().execute(
+            query,
+            variable_values,
+            context_value,
+            root_value,
+            operation_name,
+            allowed_operation_types,
+            operation_extensions,
+        )
+
+    async def stream(
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+        allowed_operation_types: Iterable[OperationType] | None = None,
+    ) -> StreamResult:
+        refusal = BOUNDS.size_refusal(query)
+        if refusal is not None:
+            return _refused_stream(refusal)
+        return await super().stream(
+            query,
+            variable_values,
+            context_value,
+            root_value,
+            operation_name,
+            operation_extensions,
+            allowed_operation_types,
+        )
 
 
-# Bounds on what one document may ask, so that aliases and nesting cannot multiply the work
-# (or the lookups) of a single request.
-MAX_DEPTH = 10
-MAX_ALIASES = 30
+async def _refused_stream(refusal: GraphQLError) -> AsyncGenerator[PreExecutionError, None]:
+    # What a stream of a document that fails validation yields: transports answer it alike.
+    yield PreExecutionError(data=None, errors=[refusal])
+
 
 schema = Schema(
     query=Query,
     mutation=Mutation,
     subscription=Subscription,
-    extensions=[
-        ErrorMapping,
-        ApiCallQuota,
-        lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
-        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
-    ],
+    extensions=[ErrorMapping, ApiCallQuota, lambda: DocumentLimits(BOUNDS)],
 )
