@@ -1,0 +1,265 @@
+"""Fuzzing the live API from outside with hypothesis-graphql.
+
+Operations are made from the schema the running API introspects, and sent as any client could send
+them: with a valid token, without one or with a bad one; with arguments inline or lifted into
+variables whose values are sometimes of the wrong shape. Every answer must keep one rule: a JSON
+body, no 5xx, and only typed errors (`extensions.code`), none of them INTERNAL.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import graphql
+import httpx
+from hypothesis import strategies as st
+from hypothesis_graphql import Mode, mutations, queries
+
+from tests.support import auth
+
+INTROSPECTION = graphql.get_introspection_query(descriptions=False)
+OperationKind = Callable[..., st.SearchStrategy[graphql.DocumentNode]]
+
+
+def live_schema(http_url: str, bearer: str) -> graphql.GraphQLSchema:
+    """The schema as the running API describes itself, not as the checkout's schema.graphql says."""
+    answer = httpx.post(http_url, json={"query": INTROSPECTION}, headers=auth.authorization(bearer))
+    answer.raise_for_status()
+    return graphql.build_client_schema(answer.json()["data"])
+
+
+def json_values() -> st.SearchStrategy[Any]:
+    """Any JSON value a client could put where a variable goes."""
+    leaves = (
+        st.none()
+        | st.booleans()
+        | st.integers()
+        | st.floats(allow_nan=False, allow_infinity=False)
+        | st.text(max_size=40)
+    )
+    return st.recursive(
+        leaves,
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+        max_leaves=12,
+    )
+
+
+def scalar_literals(known_ids: Sequence[str]) -> dict[str, st.SearchStrategy[graphql.ValueNode]]:
+    """IDs that reach real records (the fuzzer's own) as well as random ones, so that mutations get
+    past the id check; literals for the scalars hypothesis-graphql cannot make by itself."""
+
+    def string(values: st.SearchStrategy[str]) -> st.SearchStrategy[graphql.ValueNode]:
+        return values.map(lambda value: graphql.StringValueNode(value=value))
+
+    ids = st.sampled_from(list(known_ids)) | st.uuids().map(str) | st.text(max_size=40)
+    return {
+        "ID": string(ids),
+        "Upload": st.just(graphql.NullValueNode()) | string(st.text(max_size=20)),
+        "DateTime": string(st.text(max_size=30)),
+    }
+
+
+def documents(
+    schema: graphql.GraphQLSchema,
+    known_ids: Sequence[str],
+    kinds: Sequence[OperationKind] = (queries, mutations),
+) -> st.SearchStrategy[graphql.DocumentNode]:
+    """Valid operations (three in four) and operations with one violation of the schema
+    (hypothesis-graphql's negative mode), as syntax trees so that their arguments can be lifted into
+    variables."""
+    literals = scalar_literals(known_ids)
+    return st.one_of(
+        [
+            kind(schema, custom_scalars=literals, print_ast=lambda tree: tree, mode=mode)
+            for kind in kinds
+            for mode in (Mode.POSITIVE, Mode.POSITIVE, Mode.POSITIVE, Mode.NEGATIVE)
+        ]
+    )
+
+
+def subscription_schema(schema: graphql.GraphQLSchema) -> graphql.GraphQLSchema:
+    """hypothesis-graphql makes queries and mutations only: a schema whose query root is the
+    Subscription type gives it subscription selections (see `as_subscription`)."""
+    assert schema.subscription_type is not None
+    return graphql.GraphQLSchema(query=schema.subscription_type)
+
+
+def as_subscription(document: graphql.DocumentNode) -> graphql.DocumentNode:
+    operation = document.definitions[0]
+    assert isinstance(operation, graphql.OperationDefinitionNode)
+    return graphql.DocumentNode(
+        definitions=(
+            graphql.OperationDefinitionNode(
+                operation=graphql.OperationType.SUBSCRIPTION,
+                name=operation.name,
+                variable_definitions=operation.variable_definitions,
+                directives=operation.directives,
+                selection_set=operation.selection_set,
+            ),
+        )
+    )
+
+
+def root_type(schema: graphql.GraphQLSchema, document: graphql.DocumentNode) -> graphql.GraphQLObjectType:
+    operation = document.definitions[0]
+    assert isinstance(operation, graphql.OperationDefinitionNode)
+    root = {
+        graphql.OperationType.QUERY: schema.query_type,
+        graphql.OperationType.MUTATION: schema.mutation_type,
+        graphql.OperationType.SUBSCRIPTION: schema.subscription_type,
+    }[operation.operation]
+    assert root is not None
+    return root
+
+
+@st.composite
+def lifted(
+    draw: st.DrawFn, document: graphql.DocumentNode, root: graphql.GraphQLObjectType
+) -> tuple[graphql.DocumentNode, dict[str, Any]]:
+    """The document with each root field's arguments turned into variables of the argument's type.
+    A variable's value is the literal it replaces (as JSON); in one document in three, it may also be
+    any JSON value at all, or left out."""
+    wild = draw(st.integers(0, 2)) == 0
+    operation = document.definitions[0]
+    assert isinstance(operation, graphql.OperationDefinitionNode)
+    definitions: list[graphql.VariableDefinitionNode] = []
+    variables: dict[str, Any] = {}
+    selections: list[graphql.SelectionNode] = []
+    for selection in operation.selection_set.selections:
+        if not isinstance(selection, graphql.FieldNode) or selection.name.value not in root.fields:
+            selections.append(selection)
+            continue
+        declared = root.fields[selection.name.value].args
+        arguments = []
+        for argument in selection.arguments or ():
+            if argument.name.value not in declared:  # the negative mode's unknown argument stays inline
+                arguments.append(argument)
+                continue
+            name = graphql.NameNode(value=f"v{len(definitions)}")
+            type_ = graphql.parse_type(str(declared[argument.name.value].type))
+            definitions.append(
+                graphql.VariableDefinitionNode(variable=graphql.VariableNode(name=name), type=type_)
+            )
+            literal = st.just(graphql.value_from_ast_untyped(argument.value))
+            value = draw(literal | json_values() | st.just(MISSING) if wild else literal)
+            if value is not MISSING:
+                variables[name.value] = value
+            arguments.append(graphql.ArgumentNode(name=argument.name, value=graphql.VariableNode(name=name)))
+        selections.append(
+            graphql.FieldNode(
+                alias=selection.alias,
+                name=selection.name,
+                arguments=tuple(arguments),
+                directives=selection.directives,
+                selection_set=selection.selection_set,
+            )
+        )
+    return (
+        graphql.DocumentNode(
+            definitions=(
+                graphql.OperationDefinitionNode(
+                    operation=operation.operation,
+                    variable_definitions=tuple(definitions),
+                    selection_set=graphql.SelectionSetNode(selections=tuple(selections)),
+                ),
+            )
+        ),
+        variables,
+    )
+
+
+MISSING = object()
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One generated operation as it goes on the wire; Hypothesis prints it as the reproduction."""
+
+    query: str
+    variables: Any = None
+    authorization: str | None = None
+    operation_name: str | None = None
+
+    def body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"query": self.query}
+        if self.variables is not None:
+            body["variables"] = self.variables
+        if self.operation_name is not None:
+            body["operationName"] = self.operation_name
+        return body
+
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": self.authorization} if self.authorization is not None else {}
+
+
+def authorizations(valid: str) -> st.SearchStrategy[str | None]:
+    """Mostly the fuzzer's own token (so resolvers run), sometimes none or one the API must refuse."""
+    expired = auth.token("fuzzer-expired", ttl=-3600)
+    foreign = auth.token("fuzzer-foreign", secret="not-the-suite-secret-0123456789-abcdef")
+    refused = [None, "Bearer", "Bearer not-a-jwt", "Basic Zm9vOmJhcg=="]
+    refused += [f"Bearer {expired}", f"Bearer {foreign}"]
+    mine = st.just(f"Bearer {valid}")
+    return st.one_of(mine, mine, mine, st.sampled_from(refused))
+
+
+@st.composite
+def operations(
+    draw: st.DrawFn,
+    schema: graphql.GraphQLSchema,
+    docs: st.SearchStrategy[graphql.DocumentNode],
+    bearer: str,
+    variables_of_any_shape: bool = True,
+) -> Operation:
+    """A generated document with its arguments inline or in variables, as some caller sends it."""
+    document = draw(docs)
+    variables: Any = None
+    if draw(st.booleans()):
+        document, variables = draw(lifted(document, root_type(schema, document)))
+    if variables_of_any_shape and draw(st.integers(0, 9)) == 0:
+        variables = draw(json_values())  # not an object: the body itself is malformed
+    name = draw(st.none() | st.text(max_size=10)) if draw(st.integers(0, 9)) == 0 else None
+    return Operation(graphql.print_ast(document), variables, draw(authorizations(bearer)), name)
+
+
+def assert_typed_http_answer(answer: httpx.Response) -> None:
+    """The rule every answer keeps. One assertion per kind of fault, so that Hypothesis reports
+    (and shrinks) each kind separately."""
+    assert answer.status_code < 500, f"status {answer.status_code}: {answer.text[:500]}"
+    try:
+        body = answer.json()
+    except ValueError:
+        body = None
+    assert body is not None, (
+        f"not JSON (status {answer.status_code}, {answer.headers.get('content-type')}): {answer.text[:300]}"
+    )
+    assert isinstance(body, dict) and {"data", "errors"} & body.keys(), f"not a GraphQL answer: {body!r:.300}"
+    assert_typed_errors(body.get("errors") or [])
+
+
+def assert_typed_errors(errors: Any) -> None:
+    assert isinstance(errors, list) and all(isinstance(error, dict) for error in errors), errors
+    for error in errors:
+        code = error.get("extensions", {}).get("code")
+        text = json.dumps(error, ensure_ascii=False)[:300]
+        assert isinstance(code, str), f"error without extensions.code: {text}"
+        assert code != "INTERNAL", f"INTERNAL: {text}"
+
+
+class LogWatch:
+    """The part of each process's log written since the watch began, searched for tracebacks."""
+
+    def __init__(self, paths: Sequence[Path]) -> None:
+        self._offsets = {path: path.stat().st_size if path.exists() else 0 for path in paths}
+
+    def tracebacks(self) -> list[str]:
+        found = []
+        for path, offset in self._offsets.items():
+            with path.open("rb") as log:
+                log.seek(offset)
+                text = log.read().decode(errors="replace")
+            found += [f"{path.name}: Traceback{part[:1500]}" for part in text.split("Traceback")[1:]]
+        return found

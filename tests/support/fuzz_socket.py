@@ -1,0 +1,93 @@
+"""One fuzzed subscription over a real graphql-transport-ws socket, and what was wrong with how the
+server answered it.
+
+A subscription may rightly say nothing at all (myJobUpdates with no job running), so silence is
+not a failure; to know when the server has had its say, a sentinel operation on the same socket
+follows a finished job (it answers and ends at once). Once the sentinel has ended, the fuzzed
+operation is completed by the client and a ping's pong closes the exchange: anything the server
+sent for the fuzzed operation before the pong is checked.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+from websockets.sync.connection import Connection
+from websockets.typing import Subprotocol
+
+from tests.support.fuzz import Operation, assert_typed_errors
+
+PROTOCOL = Subprotocol("graphql-transport-ws")
+FUZZED, SENTINEL = "fuzzed", "sentinel"
+SENTINEL_QUERY = "subscription($j: ID!) { jobUpdates(jobId: $j) { seq state } }"
+# A bound on the server's silence, so that a server that never answers fails the test with the
+# exchange so far instead of hanging it. Not a measure of speed.
+SILENCE_LIMIT = 15.0
+
+
+def assert_typed_subscription(ws_url: str, operation: Operation, sentinel_job: str, valid: str) -> None:
+    """`valid` is the Authorization value the server must accept. One assertion per kind of fault,
+    so that Hypothesis reports (and shrinks) each kind separately."""
+    init = {"authorization": operation.authorization} if operation.authorization else {}
+    with connect(ws_url, subprotocols=[PROTOCOL], open_timeout=SILENCE_LIMIT) as ws:
+        ws.send(json.dumps({"type": "connection_init", "payload": init}))
+        try:
+            first = json.loads(ws.recv(SILENCE_LIMIT))
+        except ConnectionClosed as closed:
+            assert operation.authorization != valid, f"a valid token refused: {_close(closed)}"
+            assert closed.rcvd is not None and 4400 <= closed.rcvd.code < 4500 and closed.rcvd.reason, (
+                f"connection_init refused without a 44xx close and a reason: {_close(closed)}"
+            )
+            return
+        assert first.get("type") == "connection_ack", first
+        try:
+            messages = _exchange(ws, operation, sentinel_job)
+        except ConnectionClosed as closed:
+            assert closed.rcvd is not None, "socket dropped without a close frame (1006)"
+            raise AssertionError(f"socket closed mid-exchange: {_close(closed)}") from None
+        except TimeoutError:
+            raise AssertionError(f"no answer for {SILENCE_LIMIT}s") from None
+    for message in messages:
+        kind, payload = message.get("type"), message.get("payload")
+        assert kind in {"next", "error", "complete"}, f"not a next, error or complete message: {message}"
+        if kind == "next":
+            assert isinstance(payload, dict), message
+            assert_typed_errors(payload.get("errors") or [])
+        if kind == "error":
+            assert isinstance(payload, list) and payload, message
+            assert_typed_errors(payload)
+
+
+def _exchange(ws: Connection, operation: Operation, sentinel_job: str) -> list[dict[str, Any]]:
+    fuzzed: dict[str, Any] = {"query": operation.query}
+    if operation.variables is not None:
+        fuzzed["variables"] = operation.variables
+    ws.send(json.dumps({"id": FUZZED, "type": "subscribe", "payload": fuzzed}))
+    sentinel = {"query": SENTINEL_QUERY, "variables": {"j": sentinel_job}}
+    ws.send(json.dumps({"id": SENTINEL, "type": "subscribe", "payload": sentinel}))
+    messages = _until(ws, lambda m: m.get("id") == SENTINEL and m.get("type") in {"complete", "error"})
+    ws.send(json.dumps({"id": FUZZED, "type": "complete"}))
+    ws.send(json.dumps({"type": "ping"}))
+    messages += _until(ws, lambda m: m.get("type") == "pong")
+    return [message for message in messages if message.get("id") == FUZZED]
+
+
+def _until(ws: Connection, last: Any) -> list[dict[str, Any]]:
+    messages: list[dict[str, Any]] = []
+    while True:
+        message = json.loads(ws.recv(SILENCE_LIMIT))
+        if message.get("type") == "ping":
+            ws.send(json.dumps({"type": "pong"}))
+            continue
+        messages.append(message)
+        if last(message):
+            return messages
+
+
+def _close(closed: ConnectionClosed) -> str:
+    if closed.rcvd is None:
+        return "no close frame (1006)"
+    return f"{closed.rcvd.code} {closed.rcvd.reason!r}"
