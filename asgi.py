@@ -7,6 +7,7 @@ opened once in the lifespan and shared through `request.state` (WebSockets inclu
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -45,12 +46,16 @@ async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
     settings = get_settings()
     keys = Keys(settings.key_prefix)
     # A blocking pool: a burst of subscribers waits for a free connection instead of failing.
+    # A command on a connection Redis dropped (a restart) is sent once more on a fresh one;
+    # Redis still being away is the caller's error to handle (or, for streams, to wait out).
     pool = BlockingConnectionPool.from_url(
         settings.redis_url,
         max_connections=settings.redis_max_connections,
         timeout=10,
         health_check_interval=30,
         socket_keepalive=True,
+        socket_connect_timeout=2,
+        retry=Retry(NoBackoff(), 1),
     )
     redis = Redis(connection_pool=pool)
     # The listener heals its own connection (graph/listener.py): no silent redis-py retries.
@@ -66,7 +71,7 @@ async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         settings=settings,
         keys=keys,
         redis=redis,
-        store=JobStore(redis, keys, settings.event_log_max),
+        store=JobStore(redis, keys, settings.event_log_max, read_patience=settings.listener_give_up_seconds),
         cv=CvStore(redis, keys),
         listener=listener,
         celery=celery,
@@ -83,10 +88,14 @@ async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         await pool.aclose()
 
 
+HEALTH_PROBE_SECONDS = 2.0
+
+
 async def healthz(request: Request) -> JSONResponse:
     services: Services = request.state.services
     try:
-        redis_ok = bool(await services.redis.ping())
+        # Bounded: a probe that hangs on a Redis that is away must answer "unhealthy", not time out.
+        redis_ok = bool(await asyncio.wait_for(services.redis.ping(), HEALTH_PROBE_SECONDS))
     except Exception:
         redis_ok = False
     healthy = redis_ok and services.listener.connected

@@ -104,6 +104,18 @@ class Settings(BaseSettings):
     # Celery's backstop: a pool process above this resident size is replaced after its task.
     worker_max_memory_per_child_mb: int = Field(default=1024, gt=0)
 
+    # --- Redis restarts (C11) -------------------------------------------------------------------
+    # A worker's Redis calls retry a lost connection (with backoff) this long before the run gives
+    # up; a job whose run gave up is taken over once its lease lapses.
+    redis_retry_seconds: float = Field(default=30.0, ge=0)
+    # A running job's lease, renewed every third of it: a copy of its task that arrives while the
+    # lease is live (a broker reconnect restored it) waits instead of starting the job over; only
+    # a lapsed lease counts as a lost worker.
+    job_lease_seconds: float = Field(default=10.0, gt=0)
+    # How often each worker looks for jobs whose lease lapsed (their runner is gone, their task
+    # may be too) and sends their task again.
+    job_sweep_interval_seconds: float = Field(default=5.0, gt=0)
+
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     data_dir: str = ".data"

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from celery import Celery
+from celery.signals import worker_ready, worker_shutting_down
 
 from jobs.names import Keys
 from settings import Settings, get_settings
@@ -31,12 +34,24 @@ def create_celery(settings: Settings) -> Celery:
         worker_max_memory_per_child=settings.worker_max_memory_per_child_mb * 1024,
         task_time_limit=settings.job_time_limit_seconds + 30,
         task_soft_time_limit=settings.job_time_limit_seconds,
+        # C11: Redis may restart. The consumer reconnects for as long as it takes (a worker that
+        # gave up would strand its queue), and tasks already running go on meanwhile: their own
+        # Redis writes retry (jobs/context.py), and the copy a reconnect restores waits for their
+        # lease (jobs/lease.py) instead of starting them over.
         broker_connection_retry_on_startup=True,
+        broker_connection_retry=True,
+        broker_connection_max_retries=None,
+        worker_cancel_long_running_tasks_on_connection_loss=False,
         broker_transport_options={
             "visibility_timeout": settings.broker_visibility_timeout,
             "unacked_restore_interval": settings.broker_restore_interval,
             "unacked_restore_throttle": 1,
             "global_keyprefix": f"{settings.key_prefix}:celery:",
+            # A dead or half-open connection is noticed in seconds, not at the next command.
+            "socket_keepalive": True,
+            "socket_connect_timeout": 5,
+            "health_check_interval": 10,
+            "retry_on_timeout": True,
         },
         result_backend_transport_options={"global_keyprefix": f"{settings.key_prefix}:celery:"},
         worker_hijack_root_logger=False,
@@ -46,3 +61,15 @@ def create_celery(settings: Settings) -> Celery:
 
 
 celery = create_celery(get_settings())
+
+
+@worker_ready.connect
+def _start_sweeper(**_: Any) -> None:
+    # In the worker's main process only (the API imports this module too, and sends no sweeps).
+    from jobs.context import retrying_redis
+    from jobs.sweeper import Sweeper
+
+    settings = get_settings()
+    sweeper = Sweeper(celery, retrying_redis(settings), settings)
+    sweeper.start()
+    worker_shutting_down.connect(lambda **_: sweeper.stop(), weak=False)

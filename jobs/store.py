@@ -5,14 +5,18 @@ Workers write through `jobs/run.py`; both go through the one script in `jobs/eve
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from redis.asyncio import Redis
+from redis.exceptions import BusyLoadingError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from jobs.errors import NotFound
 from jobs.events import (
@@ -30,6 +34,8 @@ from jobs.names import ACTIVE_STATES, EventType, JobKind, JobState, Keys, Stage
 from jobs.quotas import Charge
 from jobs.records import JobRecord
 
+T = TypeVar("T")
+
 
 @dataclass(frozen=True, slots=True)
 class Replay:
@@ -38,10 +44,13 @@ class Replay:
 
 
 class JobStore:
-    def __init__(self, redis: Redis, keys: Keys, log_max: int) -> None:
+    def __init__(self, redis: Redis, keys: Keys, log_max: int, read_patience: float = 0.0) -> None:
+        """`read_patience`: how long `replay` keeps trying while Redis is away (a restart), so a
+        stream re-reading its log rides out an outage its listener rides out too."""
         self._redis = redis
         self._keys = keys
         self._log_max = log_max
+        self._read_patience = read_patience
         self._emit_script = redis.register_script(EMIT_LUA)
         self._read_script = redis.register_script(READ_LUA)
 
@@ -92,9 +101,8 @@ class JobStore:
     async def replay(self, job_id: str, after_seq: int | None) -> Replay:
         """The record and the logged events after `after_seq` (None: only the latest one)."""
         after = -1 if after_seq is None else after_seq
-        reply = await self._read_script(
-            keys=[self._keys.job(job_id), self._keys.job_log(job_id)], args=[after]
-        )
+        keys = [self._keys.job(job_id), self._keys.job_log(job_id)]
+        reply = await _patiently(lambda: self._read_script(keys=keys, args=[after]), self._read_patience)
         if not reply:
             raise NotFound(f"job {job_id} does not exist")
         flat, events = reply
@@ -138,3 +146,19 @@ class JobStore:
     async def emit(self, job_id: str, change: Change) -> JobEvent:
         keys, args = prepare_emit(self._keys, job_id, change, self._log_max)
         return parse_emit_result(job_id, await self._emit_script(keys=keys, args=args))
+
+
+async def _patiently(read: Callable[[], Awaitable[T]], patience: float) -> T:
+    """`read()`, tried again with backoff while Redis is unreachable, for up to `patience` s."""
+    loop = asyncio.get_running_loop()
+    give_up = loop.time() + patience
+    delay = 0.05
+    while True:
+        try:
+            return await read()
+        except (RedisConnectionError, RedisTimeoutError, BusyLoadingError, OSError):
+            if loop.time() + delay > give_up:
+                raise
+        # Reconnect backoff, not a wait for an event: Redis is away.
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 1.0)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from celery import Task
+from celery.exceptions import Reject
 
 from jobs.analyzing import analyze_cv
 from jobs.app import celery
@@ -21,11 +22,12 @@ from jobs.errors import JobClosed, PermanentAIError, Superseded, TransientAIErro
 from jobs.events import ErrorInfo
 from jobs.extraction import extract_resume
 from jobs.improve import improve_cv
+from jobs.lease import LeaseHeld
 from jobs.names import TASK_NAMES, JobKind
 from jobs.outcome import Outcome
 from jobs.records import JobRecord
 from jobs.rendering import render_response_pdf
-from jobs.run import JobRun
+from jobs.run import LOST_CONNECTION, JobRun
 from settings import Settings
 
 log = logging.getLogger(__name__)
@@ -56,21 +58,36 @@ def render_pdf_task(self: Task[Any, Any], job_id: str) -> None:
 def _run_job(task: Task[Any, Any], job_id: str, work: Work) -> None:
     ctx = worker_context()
     run = ctx.run(job_id)
-    record = run.start(ctx.settings.job_max_redeliveries)
+    try:
+        record = run.start(ctx.settings.job_max_redeliveries)
+    except LeaseHeld as held:
+        # A copy a broker reconnect restored while the job's runner is alive: not a lost worker.
+        # Looked at again once the lease could have lapsed; by then the job has usually ended.
+        log.info("job %s: %s; checking again then", job_id, held)
+        task.apply_async(args=(job_id,), countdown=held.seconds + 0.5)
+        return
+    except LOST_CONNECTION as e:
+        # Not acknowledged: the broker hands the task out again once Redis is back.
+        raise Reject(f"Redis unreachable while starting job {job_id}: {e}", requeue=True) from e
     if record is None:
         log.info("job %s: nothing to do (missing, finished or given up)", job_id)
         return
-    try:
-        run.succeed(work(run, ctx, record))
-    except (JobClosed, Superseded) as e:
-        log.info("job %s: stopped: %s", job_id, e)
-    except TransientAIError as e:
-        _retry_or_fail(task, run, e, ctx.settings)
-    except (PermanentAIError, WorkFailed) as e:
-        _end_quietly(run, ErrorInfo(e.code, e.message))
-    except Exception as e:
-        log.exception("job %s failed", job_id)
-        _end_quietly(run, ErrorInfo("INTERNAL", f"the job failed unexpectedly ({type(e).__name__})"))
+    with run.lease.kept(run.token):
+        try:
+            run.succeed(work(run, ctx, record))
+        except (JobClosed, Superseded) as e:
+            log.info("job %s: stopped: %s", job_id, e)
+        except LOST_CONNECTION as e:
+            # Redis stayed away longer than REDIS_RETRY_SECONDS: the job's lease lapses, and the
+            # sweeper (jobs/sweeper.py) sends its task again once Redis is back.
+            log.error("job %s: Redis unreachable (%s); left to the sweeper", job_id, e)
+        except TransientAIError as e:
+            _retry_or_fail(task, run, e, ctx.settings)
+        except (PermanentAIError, WorkFailed) as e:
+            _end_quietly(run, ErrorInfo(e.code, e.message))
+        except Exception as e:
+            log.exception("job %s failed", job_id)
+            _end_quietly(run, ErrorInfo("INTERNAL", f"the job failed unexpectedly ({type(e).__name__})"))
 
 
 def _retry_or_fail(task: Task[Any, Any], run: JobRun, error: TransientAIError, settings: Settings) -> None:
