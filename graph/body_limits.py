@@ -1,0 +1,108 @@
+"""Bounds on a request body while it is read, in front of everything that reads one (C10).
+
+- Size: a body (other than a multipart upload, whose parts graph/uploads.py bounds on their
+  own terms) is refused with 413 REQUEST_TOO_LARGE as soon as its bytes pass
+  HTTP_MAX_BODY_BYTES, or at once when its Content-Length says they will; nothing reads a
+  30 MB JSON body first.
+- Time: a body, uploads included, whose next chunk does not arrive within
+  HTTP_BODY_TIMEOUT_SECONDS is cut with 408 REQUEST_TIMEOUT (a client that sends half a body
+  and then nothing would otherwise hold its request open for ever).
+
+Both answers close the connection: the rest of the body is never read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from python_multipart.multipart import parse_options_header
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+REQUEST_TOO_LARGE = "REQUEST_TOO_LARGE"
+REQUEST_TIMEOUT = "REQUEST_TIMEOUT"
+
+
+class _Refused(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+class BodyLimits:
+    def __init__(self, app: ASGIApp, max_bytes: int, stall_seconds: float) -> None:
+        self._app = app
+        self._max_bytes = max_bytes
+        self._stall_seconds = stall_seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        content_type, _ = parse_options_header(headers.get("content-type", ""))
+        limit = None if content_type == b"multipart/form-data" else self._max_bytes
+        declared = headers.get("content-length", "")
+        if limit is not None and declared.isdigit() and int(declared) > limit:
+            await refuse(send, 413, REQUEST_TOO_LARGE, self._too_large(limit))
+            return
+        body = _Body(receive, limit, self._stall_seconds, self._too_large(limit or 0))
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self._app(scope, body.receive, tracked)
+        except _Refused as refused:
+            if started:
+                raise
+            await refuse(send, refused.status, refused.code, refused.message)
+
+    def _too_large(self, limit: int) -> str:
+        return f"request bodies are limited to {limit} bytes"
+
+
+class _Body:
+    """`receive`, counting the body's bytes and timing each wait for the next chunk; once the
+    body is complete, messages pass untouched (a wait for a disconnect is no stall)."""
+
+    def __init__(self, receive: Receive, limit: int | None, stall_seconds: float, too_large: str) -> None:
+        self._receive = receive
+        self._limit = limit
+        self._stall_seconds = stall_seconds
+        self._too_large = too_large
+        self._read = 0
+        self._complete = False
+
+    async def receive(self) -> Message:
+        if self._complete:
+            return await self._receive()
+        try:
+            async with asyncio.timeout(self._stall_seconds):
+                message = await self._receive()
+        except TimeoutError:
+            stalled = f"no part of the request body arrived for {self._stall_seconds:g} s"
+            raise _Refused(408, REQUEST_TIMEOUT, stalled) from None
+        if message["type"] == "http.request":
+            self._read += len(message.get("body", b""))
+            if self._limit is not None and self._read > self._limit:
+                raise _Refused(413, REQUEST_TOO_LARGE, self._too_large)
+            self._complete = not message.get("more_body", False)
+        else:
+            self._complete = True
+        return message
+
+
+async def refuse(send: Send, status: int, code: str, message: str, *, close: bool = True) -> None:
+    """A GraphQL error response; by default it also closes the connection (whatever is left of
+    the body is not read)."""
+    body = json.dumps({"data": None, "errors": [{"message": message, "extensions": {"code": code}}]}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    if close:
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
