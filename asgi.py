@@ -17,15 +17,18 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
 from graph.auth import TokenVerifier
+from graph.body_limits import BodyLimits
 from graph.compiled_subscription import SubscriptionCompiler
 from graph.context import Services
 from graph.graphiql import ASSETS_DIR, ASSETS_PATH
+from graph.http_errors import TypedHttpErrors
 from graph.listener import Listener
 from graph.pdfs import download_pdf
 from graph.quotas import QuotaService
@@ -121,21 +124,35 @@ async def metrics(request: Request) -> PlainTextResponse:
         ("cvi_subscriptions_general_total", "counter", compiler.general_runs),
         ("cvi_tokens_refused_total", "counter", services.verifier.refused),
         ("cvi_rate_limited_total", "counter", services.quotas.refused),
+        # What the plan cache holds counted against PLAN_CACHE_MAX_BYTES (each plan with the
+        # most its rendered events may take), and its entries (plans and "not compilable").
+        ("cvi_plan_cache_bytes", "gauge", compiler.cache_bytes),
+        ("cvi_plan_cache_entries", "gauge", compiler.cache_entries),
     ]
     text = "".join(f"# TYPE {name} {kind}\n{name} {value}\n" for name, kind, value in lines)
     return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
 
 
 def create_app() -> Starlette:
-    graphql = GraphQLView(get_settings().allowed_origin_list)
+    settings = get_settings()
+    graphql = GraphQLView(settings.allowed_origin_list)
+    http_graphql = TypedHttpErrors(UploadGuard(graphql, settings.upload_max_bytes))
     return Starlette(
         routes=[
-            Route("/graphql", UploadGuard(graphql, get_settings().upload_max_bytes), methods=["GET", "POST"]),
+            Route("/graphql", http_graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             Route("/downloads/pdf/{pdf_id}", download_pdf),
             Route("/healthz", healthz),
             Route("/metrics", metrics),
             Mount(ASSETS_PATH, StaticFiles(directory=ASSETS_DIR)),
+        ],
+        # Every request body, whatever the route, is bounded in size and in time while it is read.
+        middleware=[
+            Middleware(
+                BodyLimits,
+                max_bytes=settings.http_max_body_bytes,
+                stall_seconds=settings.http_body_timeout_seconds,
+            )
         ],
         lifespan=lifespan,
     )
