@@ -75,7 +75,11 @@ class ResumeMutation:
         questionnaire = await services.cv.questionnaire(
             user.id, validation.object_id(questionnaire_id, "questionnaireId", "questionnaire")
         )
-        assert isinstance(file, UploadFile)
+        if not isinstance(file, UploadFile):
+            # A multipart part without a filename arrives as a form field (a string), not a file.
+            raise InvalidInput(
+                "file", "the file part carries no filename; send the CV as a file (with a filename)"
+            )
         content = await read_upload(file, services.settings.upload_max_bytes)
         # Telling a 10 MB file's format reads all of it: off the event loop (C5).
         fmt = await asyncio.to_thread(detect_format, content)
@@ -91,9 +95,19 @@ class ResumeMutation:
         stored: list[questionnaires.Resume] = []
 
         async def attach(record: JobRecord) -> None:
+            await services.cv.attach_resume(questionnaire, replace(resume, job_id=record.id), content)
             stored.append(replace(resume, job_id=record.id))
-            await services.cv.attach_resume(questionnaire, stored[0], content)
 
+        # Its bytes count against the STORAGE quota from before they are stored until they are
+        # deleted; if the job never gets going they go again at once.
+        await services.cv.reserve_storage(user.id, user.plan, len(content), questionnaire.resume_id)
         job_input = {"resume_id": resume.id, "questionnaire_id": questionnaire.id}
-        record = await start_job(services, JobKind.EXTRACT_RESUME, user, job_input, Scope.UPLOADS, attach)
+        try:
+            record = await start_job(services, JobKind.EXTRACT_RESUME, user, job_input, Scope.UPLOADS, attach)
+        except BaseException:
+            if stored:
+                await services.cv.drop_resume_file(user.id, resume.id)
+            else:
+                await services.cv.release_storage(user.id, len(content))
+            raise
         return UploadResumePayload(resume=Resume.of(stored[0]), job=job_from_record(record))

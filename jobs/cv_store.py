@@ -13,11 +13,20 @@ from typing import Any, TypeVar
 
 from redis.asyncio import Redis
 
+from jobs.documents import storage
 from jobs.errors import NotFound
 from jobs.events import as_bytes, as_text
 from jobs.names import Keys
 from jobs.outputs import AIResponse, PdfFile
-from jobs.questionnaires import Questionnaire, QuestionnaireFields, Resume, save_questionnaire, save_resume
+from jobs.plans import Plan
+from jobs.questionnaires import (
+    Questionnaire,
+    QuestionnaireFields,
+    Resume,
+    drop_resume_file,
+    save_questionnaire,
+    save_resume,
+)
 
 T = TypeVar("T")
 
@@ -77,10 +86,12 @@ class CvStore:
         doomed += [keys.questionnaire_analyses(questionnaire_id)]
         doomed += await self.outputs_keys(response_ids, analysis_ids)
         if questionnaire.resume_id:
-            doomed += [keys.resume(questionnaire.resume_id), keys.resume_file(questionnaire.resume_id)]
+            doomed.append(keys.resume(questionnaire.resume_id))
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.zrem(keys.user_questionnaires(owner), questionnaire.sort_key)
             pipe.delete(*doomed)
+            if questionnaire.resume_id:
+                drop_resume_file(pipe, keys, owner, questionnaire.resume_id)
             await pipe.execute()
 
     async def outputs_keys(self, response_ids: list[str], analysis_ids: list[str]) -> list[str]:
@@ -91,14 +102,35 @@ class CvStore:
         found += [k for p in pdf_ids for k in (keys.pdf(p), keys.pdf_file(p))]
         return found + [keys.analysis(a) for a in analysis_ids]
 
+    async def reserve_storage(self, owner: str, plan: Plan, size: int, replacing: str | None) -> None:
+        """Count `size` bytes against the owner's STORAGE quota before they are stored, the upload
+        `replacing` (whose bytes go when these are stored) counted as gone; raises RateLimited."""
+        keys = self._keys
+        replaced = keys.resume_file(replacing) if replacing else keys.resume_file("-")
+        counter = storage.counter_key(keys, owner)
+        reply = await self._redis.eval(storage.RESERVE_LUA, 2, counter, replaced, size, storage.limit(plan))
+        storage.reserved(plan, size, reply)
+
+    async def release_storage(self, owner: str, size: int) -> None:
+        """Give back a reservation whose file was never stored."""
+        await self._redis.eval(storage.RELEASE_LUA, 1, storage.counter_key(self._keys, owner), size)
+
     async def attach_resume(self, questionnaire: Questionnaire, resume: Resume, content: bytes) -> None:
-        """Store an upload as the questionnaire's CV, replacing (and deleting) any earlier one."""
+        """Store an upload (its bytes reserved) as the questionnaire's CV, replacing (and deleting)
+        any earlier one."""
         keys = self._keys
         async with self._redis.pipeline(transaction=True) as pipe:
             save_resume(pipe, keys, resume, content)
             pipe.hset(keys.questionnaire(questionnaire.id), "resume_id", resume.id)
             if questionnaire.resume_id:
-                pipe.delete(keys.resume(questionnaire.resume_id), keys.resume_file(questionnaire.resume_id))
+                pipe.delete(keys.resume(questionnaire.resume_id))
+                drop_resume_file(pipe, keys, questionnaire.owner, questionnaire.resume_id)
+            await pipe.execute()
+
+    async def drop_resume_file(self, owner: str, resume_id: str) -> None:
+        """Delete an upload's bytes (its record stays), giving them back to the STORAGE quota."""
+        async with self._redis.pipeline(transaction=True) as pipe:
+            drop_resume_file(pipe, self._keys, owner, resume_id)
             await pipe.execute()
 
     async def resume(self, owner: str, resume_id: str) -> Resume:

@@ -1,5 +1,9 @@
 """The work of an EXTRACT_RESUME job: the uploaded file's text, pages and words, stored with the
-upload (and so with its questionnaire)."""
+upload (and so with its questionnaire).
+
+The file is read in the extraction sandbox (a child process with CPU, memory and time budgets).
+A file that cannot be extracted is deleted at once, its bytes given back to the STORAGE quota:
+the upload's record keeps its state (FAILED) and the job its error."""
 
 from __future__ import annotations
 
@@ -7,11 +11,11 @@ from dataclasses import replace
 from typing import Any
 
 from jobs.context import WorkerContext
-from jobs.documents.extract import extract
-from jobs.errors import WorkFailed
+from jobs.documents.sandbox import extract_isolated
+from jobs.errors import Superseded, WorkFailed
 from jobs.events import as_bytes
 from jobs.names import Stage
-from jobs.questionnaires import Resume, ResumeState, save_resume
+from jobs.questionnaires import Resume, ResumeState, drop_resume_file, save_resume
 from jobs.records import JobRecord
 from jobs.run import JobRun
 
@@ -33,10 +37,19 @@ def extract_resume(run: JobRun, ctx: WorkerContext, job: JobRecord) -> dict[str,
 
     settings = ctx.settings
     try:
-        found = extract(
-            resume.format, as_bytes(content), settings.resume_max_pages, settings.cv_text_max_chars, page_done
+        found = extract_isolated(
+            resume.format,
+            as_bytes(content),
+            max_pages=settings.resume_max_pages,
+            max_chars=settings.cv_text_max_chars,
+            progress=page_done,
+            time_limit=settings.extract_time_limit_seconds,
+            memory_mb=settings.extract_memory_limit_mb,
         )
-    except WorkFailed:
+    except Superseded:
+        raise  # another run of this job reads the file now
+    except Exception:
+        # The file's fault (WorkFailed), ours, or a cancel: no run will read it again.
         _store_if_present(ctx, replace(resume, state=ResumeState.FAILED))
         raise
     extracted = replace(
@@ -58,8 +71,11 @@ def extract_resume(run: JobRun, ctx: WorkerContext, job: JobRecord) -> dict[str,
 
 
 def _store_if_present(ctx: WorkerContext, resume: Resume) -> None:
-    # A newer upload deletes this one; writing now would bring back a half record.
-    if ctx.redis.exists(ctx.keys.resume(resume.id)):
-        with ctx.redis.pipeline() as pipe:
+    """Write the upload's record back, and for a failed one delete its file."""
+    with ctx.redis.pipeline() as pipe:
+        if resume.state is ResumeState.FAILED:
+            drop_resume_file(pipe, ctx.keys, resume.owner, resume.id)
+        # A newer upload deletes this one; writing now would bring back a half record.
+        if ctx.redis.exists(ctx.keys.resume(resume.id)):
             save_resume(pipe, ctx.keys, resume)
-            pipe.execute()
+        pipe.execute()

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, Protocol
 
+from jobs.documents.storage import DROP_LUA, counter_key
 from jobs.hashes import from_hash, to_hash
 from jobs.names import Keys
 
@@ -127,6 +128,7 @@ class Pipeline(Protocol):
     def zrem(self, name: str, *values: Any) -> Any: ...
     def set(self, name: str, value: Any) -> Any: ...
     def delete(self, *names: str) -> Any: ...
+    def eval(self, script: str, numkeys: int, *keys_and_args: Any) -> Any: ...
 
 
 def save_questionnaire(pipe: Pipeline, keys: Keys, questionnaire: Questionnaire) -> None:
@@ -138,3 +140,9 @@ def save_resume(pipe: Pipeline, keys: Keys, resume: Resume, content: bytes | Non
     pipe.hset(keys.resume(resume.id), mapping=resume.to_hash())
     if content is not None:
         pipe.set(keys.resume_file(resume.id), content)
+
+
+def drop_resume_file(pipe: Pipeline, keys: Keys, owner: str, resume_id: str) -> None:
+    """Delete an upload's bytes and give them back to the owner's STORAGE quota; whoever deletes
+    them first gives them back, the others find nothing to give."""
+    pipe.eval(DROP_LUA, 2, keys.resume_file(resume_id), counter_key(keys, owner))

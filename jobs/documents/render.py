@@ -1,21 +1,31 @@
 """A rewritten CV (Markdown) as a clean A4 PDF, with reportlab.
 
-The Markdown is parsed here, line by line, into headings, paragraphs, bullets and rules, and
-every piece of text is escaped before reportlab sees it: markup in model output (an `<img
-src="http://...">`, a Markdown image) stays text and never becomes a fetch. Links are printed
-as "text (url)". Fonts are the Bitstream Vera faces reportlab ships, so any Latin script renders
-without system fonts.
+Whatever a model writes renders. The text is normalised first: control characters and invisible
+format marks (zero-width spaces, bidi controls) go, unusual spaces and line separators become
+plain ones, lone surrogates become U+FFFD. It is then read line by line into headings,
+paragraphs, bullets (indented by depth), code blocks, table rows and rules. Inline Markdown goes
+through markdown-it's CommonMark parser, whose tokens are always well nested, and is written as
+reportlab's mini-markup with every piece of text escaped; a tag is closed only when it is the
+innermost one open, so reportlab never sees overlapping or unbalanced tags (`**a _b** c_` keeps
+its stray `_` as text). Markup in model output (an `<img src=...>`, a Markdown image) is dropped
+or stays text, and never becomes a fetch. Links are printed as "text (url)". Fonts are the
+Bitstream Vera faces reportlab ships, so any Latin script renders without system fonts; other
+scripts show the font's missing-glyph box rather than fail.
 """
 
 from __future__ import annotations
 
+import functools
 import io
 import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from xml.sax.saxutils import escape
 
 import reportlab
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
 from reportlab.lib.enums import TA_LEFT
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
@@ -32,12 +42,20 @@ from reportlab.platypus import (
     Spacer,
 )
 
-from jobs.text import strip_html
-
 _FONTS = {"CV": "Vera.ttf", "CV-Bold": "VeraBd.ttf", "CV-Italic": "VeraIt.ttf", "CV-BoldItalic": "VeraBI.ttf"}
-_HEADING = re.compile(r"^(#{1,6})\s+(.*)$")
-_BULLET = re.compile(r"^\s*(?:[-*+•]|\d+[.)])\s+(.*)$")
-_RULE = re.compile(r"^\s*(?:-{3,}|\*{3,}|_{3,})\s*$")
+_HEADING = re.compile(r"^ {0,3}(#{1,6})\s+(.*?)(?:\s+#+)?\s*$")
+_BULLET = re.compile(r"^( *)(?:[-*+•]|\d{1,9}[.)])\s+(.*)$")
+_RULE = re.compile(r"^ {0,3}(?:(?:-\s*){3,}|(?:\*\s*){3,}|(?:_\s*){3,})$")
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+_TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
+_TABLE_RULE = re.compile(r"^\s*\|?\s*:?-+:?\s*(?:\|\s*:?-+:?\s*)*\|?\s*$")
+_QUOTE = re.compile(r"^ {0,3}(?:>\s?)+")
+_MAX_DEPTH = 4  # list levels shown as indents; deeper ones stay at the last
+
+# CommonMark inline rules (emphasis, code, links, images, autolinks, escapes, entities, inline
+# HTML) and ~~strikethrough~~; HTML tokens are dropped below, their text kept.
+_MARKDOWN = MarkdownIt("commonmark").enable("strikethrough")
+_TAGS = {"strong": "b", "em": "i", "s": "strike"}
 
 
 @dataclass(frozen=True)
@@ -56,61 +74,155 @@ def render_pdf(markdown: str, title: str = "CV") -> RenderedPdf:
         rightMargin=18 * mm,
         topMargin=16 * mm,
         bottomMargin=16 * mm,
-        title=title,
+        title=normalise(title),
         author="cvimprover",
         invariant=True,  # the same Markdown gives the same bytes
     )
-    document.build(_story(markdown))
+    document.build(_story(normalise(markdown)))
     return RenderedPdf(buffer.getvalue(), document.page)
 
 
-def _story(markdown: str) -> list[Flowable]:
-    story: list[Flowable] = []
-    paragraph: list[str] = []
-    bullets: list[str] = []
+class _Story:
+    """Flowables gathered line by line; a paragraph or a list is closed by what cannot continue it."""
 
-    def flush() -> None:
-        if paragraph:
-            story.append(Paragraph(_inline(" ".join(paragraph)), STYLES["body"]))
-            paragraph.clear()
-        if bullets:
-            items = [ListItem(Paragraph(_inline(b), STYLES["body"]), leftIndent=12) for b in bullets]
-            story.append(
+    def __init__(self) -> None:
+        self.flowables: list[Flowable] = []
+        self.paragraph: list[str] = []
+        self.bullets: list[tuple[int, str]] = []
+        self.code: list[str] | None = None  # inside a fenced block: its lines
+
+    def flush(self) -> None:
+        if self.paragraph:
+            self.flowables.append(_paragraph(_inline(" ".join(self.paragraph)), "body"))
+            self.paragraph.clear()
+        if self.bullets:
+            items = [
+                ListItem(_paragraph(_inline(text), "body"), leftIndent=12 + 12 * depth)
+                for depth, text in self.bullets
+            ]
+            self.flowables.append(
                 ListFlowable(items, bulletType="bullet", start="•", leftIndent=12, bulletFontName="CV")
             )
-            bullets.clear()
+            self.bullets.clear()
 
-    for line in markdown.replace("\r\n", "\n").split("\n"):
+    def line(self, line: str) -> None:
+        if self.code is not None:
+            if _FENCE.match(line):
+                self.flowables.append(_paragraph("<br/>".join(_code(c) for c in self.code) or " ", "code"))
+                self.code = None
+            else:
+                self.code.append(line)
+            return
+        line = _QUOTE.sub("", line)
         heading, bullet = _HEADING.match(line), _BULLET.match(line)
-        if not line.strip() or _RULE.match(line) or heading or bullet:
-            flush()
-        if _RULE.match(line):
-            story.append(
+        if not line.strip() or _RULE.match(line) or heading or _FENCE.match(line) or _TABLE_ROW.match(line):
+            self.flush()
+        if _FENCE.match(line):
+            self.code = []
+        elif _RULE.match(line):
+            self.flowables.append(
                 HRFlowable(width="100%", thickness=0.5, color="#999999", spaceBefore=4, spaceAfter=4)
             )
         elif heading:
             level = min(len(heading.group(1)), 3)
-            story.append(Paragraph(_inline(heading.group(2)), STYLES[f"h{level}"]))
+            self.flowables.append(_paragraph(_inline(heading.group(2)), f"h{level}"))
+        elif _TABLE_ROW.match(line):
+            if not _TABLE_RULE.match(line):
+                cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+                self.flowables.append(_paragraph(_inline("  |  ".join(cells)), "body"))
         elif bullet:
-            bullets.append(bullet.group(1))
+            if self.paragraph:
+                self.flush()
+            self.bullets.append((min(len(bullet.group(1)) // 2, _MAX_DEPTH), bullet.group(2)))
         elif line.strip():
-            paragraph.append(line.strip())
-    flush()
-    return story or [Spacer(1, 1)]
+            if self.bullets:  # a bullet's continuation line
+                depth, text = self.bullets[-1]
+                self.bullets[-1] = (depth, f"{text} {line.strip()}")
+            else:
+                self.paragraph.append(line.strip())
+
+    def end(self) -> list[Flowable]:
+        if self.code is not None:  # a fence never closed: its lines are still code
+            self.line("```")
+        self.flush()
+        return self.flowables or [Spacer(1, 1)]
+
+
+def _story(markdown: str) -> list[Flowable]:
+    story = _Story()
+    for line in markdown.split("\n"):
+        story.line(line)
+    return story.end()
 
 
 def _inline(text: str) -> str:
-    """Markdown inline markup to reportlab's mini-markup; everything else escaped."""
-    text = re.sub(r"!\[([^\]]*)\]\([^)]*\)", r"\1", text)  # an image: its alt text only
-    text = re.sub(r"\[([^\]]+)\]\(([^)\s]+)\)", r"\1 (\2)", text)
-    text = escape(strip_html(text))
-    text = re.sub(r"\*\*(.+?)\*\*|__(.+?)__", lambda m: f"<b>{m.group(1) or m.group(2)}</b>", text)
-    text = re.sub(
-        r"(?<![\w*])\*(?!\s)(.+?)(?<!\s)\*(?![\w*])|(?<!\w)_(?!\s)(.+?)(?<!\s)_(?!\w)",
-        lambda m: f"<i>{m.group(1) or m.group(2)}</i>",
-        text,
-    )
-    return re.sub(r"`([^`]+)`", r'<font face="Courier">\1</font>', text)
+    """Markdown inline markup as reportlab's mini-markup: text escaped, tags always balanced."""
+    out: list[str] = []
+    open_tags: list[str] = []
+    _write(_MARKDOWN.parseInline(text)[0].children or [], out, open_tags)
+    out.extend(f"</{tag}>" for tag in reversed(open_tags))
+    return "".join(out)
+
+
+def _write(tokens: list[Token], out: list[str], open_tags: list[str]) -> None:
+    links: list[tuple[str, int]] = []  # each open link's href and where its text starts in `out`
+    for token in tokens:
+        kind, _, edge = token.type.rpartition("_")
+        if token.type == "text":
+            out.append(escape(token.content))
+        elif token.type in ("softbreak", "hardbreak"):
+            out.append(" ")
+        elif token.type == "code_inline":
+            out.append(f'<font face="Courier">{escape(token.content)}</font>')
+        elif token.type == "image":  # its alt text only: nothing is fetched
+            _write(token.children or [], out, open_tags)
+        elif kind in _TAGS and edge == "open":
+            open_tags.append(_TAGS[kind])
+            out.append(f"<{_TAGS[kind]}>")
+        elif kind in _TAGS and edge == "close" and open_tags and open_tags[-1] == _TAGS[kind]:
+            out.append(f"</{open_tags.pop()}>")
+        elif token.type == "link_open":
+            links.append((str(token.attrs.get("href", "")), len(out)))
+        elif token.type == "link_close" and links:
+            href, start = links.pop()
+            shown, url = "".join(out[start:]), escape(_MARKDOWN.normalizeLinkText(href))
+            if not (shown and url.endswith(shown)):  # an autolink (<https://...>) shows its url once
+                out.append(f" ({url})")
+
+
+_SPECIAL = re.compile(r"[^\x20-\x7e\n]")
+_LINE_BREAKS = frozenset("\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
+
+
+def normalise(text: str) -> str:
+    """Text any font and reportlab's parser can take: see the module's docstring."""
+    return _SPECIAL.sub(lambda m: _normal_char(m.group()), text.replace("\r\n", "\n"))
+
+
+@functools.lru_cache(maxsize=4096)
+def _normal_char(char: str) -> str:
+    if char in _LINE_BREAKS:
+        return "\n"
+    if char == "\t":
+        return "    "
+    category = unicodedata.category(char)
+    if category == "Cs":
+        return "\ufffd"
+    if category in ("Cc", "Cf"):
+        return ""
+    if category == "Zs" and char != "\xa0":
+        return " "
+    return char
+
+
+def _code(line: str) -> str:
+    """A line of a code block: escaped, its indentation kept."""
+    stripped = line.lstrip(" ")
+    return "&nbsp;" * (len(line) - len(stripped)) + escape(stripped)
+
+
+def _paragraph(markup: str, style: str) -> Paragraph:
+    return Paragraph(markup, STYLES[style])
 
 
 def _register_fonts() -> None:
@@ -141,4 +253,5 @@ STYLES = {
     "h2": _style("h2", 12.5, "CV-Bold", before=8, after=3),
     "h3": _style("h3", 11, "CV-Bold", before=5, after=2),
     "body": _style("body", 9.8),
+    "code": _style("code", 8.5, "Courier", before=2, after=4),
 }

@@ -1,0 +1,65 @@
+"""Stored bytes of uploaded CVs, counted per user against the plan's STORAGE quota.
+
+The counter (the key of the STORAGE quota's only window, so `rateLimitStatus` reads it like any
+other) holds the bytes of the user's upload files that exist. An upload reserves its size before
+it is stored, counting as already given back the file it replaces; every deletion of a file
+goes through DROP_LUA, which gives back the bytes of what it deleted and nothing if the file
+was already gone, so a file deleted twice (a failed extraction racing a newer upload, say) is
+given back once.
+"""
+
+from __future__ import annotations
+
+from jobs.errors import RateLimited
+from jobs.names import Keys
+from jobs.plans import FOREVER_WINDOW, QUOTAS, Plan, Scope, upgrade_hint
+
+# KEYS: counter, the file this upload replaces (may not exist). ARGV: bytes, limit.
+RESERVE_LUA = """
+local used = tonumber(redis.call('GET', KEYS[1]) or '0')
+local size = tonumber(ARGV[1])
+if used - redis.call('STRLEN', KEYS[2]) + size > tonumber(ARGV[2]) then return {0, used} end
+return {1, redis.call('INCRBY', KEYS[1], size)}
+"""
+
+# KEYS: counter. ARGV: bytes reserved for a file that was then not stored.
+RELEASE_LUA = """
+if redis.call('DECRBY', KEYS[1], tonumber(ARGV[1])) < 0 then redis.call('SET', KEYS[1], 0) end
+"""
+
+# KEYS: the file, counter.
+DROP_LUA = """
+local size = redis.call('STRLEN', KEYS[1])
+if size == 0 then return 0 end
+redis.call('DEL', KEYS[1])
+if redis.call('DECRBY', KEYS[2], size) < 0 then redis.call('SET', KEYS[2], 0) end
+return size
+"""
+
+
+def counter_key(keys: Keys, owner: str) -> str:
+    return keys.quota(Scope.STORAGE.value, owner, FOREVER_WINDOW)
+
+
+def limit(plan: Plan) -> int:
+    return QUOTAS[Scope.STORAGE].limits[plan]
+
+
+def reserved(plan: Plan, size: int, reply: list[int]) -> None:
+    """Raises RateLimited (scope STORAGE) when RESERVE_LUA refused the reservation."""
+    accepted, used = int(reply[0]), int(reply[1])
+    if accepted:
+        return
+    cap = limit(plan)
+    raise RateLimited(
+        f"the {plan.value} plan stores up to {cap} bytes of uploaded CVs; {used} are in use and this "
+        f"file has {size}: delete a questionnaire you no longer need, or upgrade",
+        scope=Scope.STORAGE.value,
+        limit=cap,
+        used=used,
+        remaining=max(0, cap - used),
+        requested=size,
+        resetAt=None,
+        currentPlan=plan.value,
+        upgrade=upgrade_hint(Scope.STORAGE, plan),
+    )
