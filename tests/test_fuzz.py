@@ -1,8 +1,9 @@
 """Fuzzed from outside (issue 8, point 8): hypothesis-graphql makes queries, mutations and
-subscriptions from the schema the live API introspects, and sends them over HTTP and
-graphql-transport-ws as a valid user, as nobody, and as callers with bad tokens. Every answer is
-JSON, never a 5xx, and carries only typed errors, none INTERNAL; the jobs the fuzzer started all
-end, none INTERNAL; and neither the API's nor the worker's log has a traceback afterwards.
+subscriptions from the schema the live API introspects, and they are sent over HTTP and
+graphql-transport-ws as the fuzzer's own user, as nobody, and as callers with bad tokens; uploads
+carry mutated CVs in odd multipart requests; a socket gets protocol messages of any shape. Every
+answer is JSON, never a 5xx, and carries only typed errors, none INTERNAL; every job the fuzzer
+started ends, none INTERNAL; and neither the API's nor the worker's log has a traceback afterwards.
 
 The default run is derandomized (the same examples every time) and short enough for `make test`;
 FUZZ_EXAMPLES=2000 makes a long run of each test.
@@ -12,13 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
-from hypothesis_graphql import queries
+from hypothesis_graphql import mutations, queries
 
 from devstack.redis_server import RedisServer
 from tests.conftest import Stack, start_stack
@@ -34,8 +35,13 @@ from tests.support.fuzz import (
     operations,
     subscription_schema,
 )
-from tests.support.fuzz_socket import assert_typed_subscription
-from tests.support.gql import stream_of
+from tests.support.fuzz_socket import (
+    assert_answered_or_closed_typed,
+    assert_typed_subscription,
+    protocol_messages,
+)
+from tests.support.fuzz_upload import MultipartUpload, uploads
+from tests.support.gql import create_questionnaire, stream_of
 from tests.support.processes import LOGS
 
 PREFIX = "t-fuzz"
@@ -43,8 +49,11 @@ FUZZER = "fuzzer"
 LONG_RUN = int(os.environ.get("FUZZ_EXAMPLES", "0"))
 HTTP_EXAMPLES = LONG_RUN or 300
 SOCKET_EXAMPLES = LONG_RUN or 80
+UPLOAD_EXAMPLES = LONG_RUN or 60
+PROTOCOL_EXAMPLES = LONG_RUN or 80
 # The suite's per-test limit holds for the short run; a long one gets time in proportion.
 TIMEOUT = 120 + LONG_RUN // 2
+INTERNAL = "INTERNAL"
 
 
 @dataclass
@@ -53,13 +62,12 @@ class Target:
     bearer: str
     known_ids: list[str]
     finished_job: str
+    # Not among the known ids, so that no fuzzed deleteQuestionnaire takes it from the uploads.
+    upload_questionnaire: str
 
     @property
     def authorization(self) -> str:
         return f"Bearer {self.bearer}"
-
-    def watch_logs(self) -> LogWatch:
-        return LogWatch([LOGS / f"{proc.name}.log" for proc in (self.stack.api.proc, *self.stack.workers)])
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +78,8 @@ async def target(redis_server: RedisServer, workdir) -> AsyncIterator[Target]:
     auth.Caller.become(FUZZER)
     made = await everything(stack)
     known = [made["questionnaire"], made["resume"], made["job"], made["response"], made["analysis"]]
-    yield Target(stack, auth.Caller.bearer, [*known, made["pdf"]["id"]], made["job"])
+    for_uploads = (await create_questionnaire(stack.http))["id"]
+    yield Target(stack, auth.Caller.bearer, [*known, made["pdf"]["id"]], made["job"], for_uploads)
     await stack.stop()
 
 
@@ -85,25 +94,33 @@ def fuzz_settings(examples: int) -> settings:
     )
 
 
-async def all_jobs_end_typed(target: Target, redis) -> list[str]:
-    """Follows every job of the fuzzer's stack to its end; the problems of those that ended INTERNAL."""
+async def fuzzed(target: Target, redis, fuzz: Callable[[], None]) -> None:
+    """Runs a synchronous Hypothesis test off the event loop, then follows every job of the
+    fuzzer's stack to its end and reads the stack's logs: both are checked even when an answer
+    was wrong."""
+    logs = LogWatch([LOGS / f"{proc.name}.log" for proc in (target.stack.api.proc, *target.stack.workers)])
+    try:
+        await asyncio.to_thread(fuzz)
+    finally:
+        internal = await jobs_ended_internal(target, redis)
+        assert not internal, "\n".join(internal)
+        tracebacks = logs.tracebacks()
+        assert not tracebacks, "\n\n".join(tracebacks)
+
+
+async def jobs_ended_internal(target: Target, redis) -> list[str]:
     ids = [
         key.decode().split(":")[2]
         async for key in redis.scan_iter(f"{PREFIX}:job:*", count=1000)
         if key.count(b":") == 2
     ]
-    problems = []
-    for job_id in ids:
-        final = (await stream_of(target.stack.ws, job_id, token=target.bearer))[-1]
-        if final["error"] and final["error"]["code"] == "INTERNAL":
-            problems.append(f"job {job_id} ended INTERNAL: {final}")
-    return problems
+    ends = [(await stream_of(target.stack.ws, job_id, token=target.bearer))[-1] for job_id in ids]
+    return [f"job {end['jobId']} ended {end}" for end in ends if (end["error"] or {}).get("code") == INTERNAL]
 
 
 @pytest.mark.timeout(TIMEOUT)
 async def test_http_operations_get_json_and_typed_errors_only(target, redis):
     schema = live_schema(target.stack.http, target.bearer)
-    watch = target.watch_logs()
 
     def fuzz() -> None:
         with httpx.Client(timeout=30) as client:
@@ -117,27 +134,53 @@ async def test_http_operations_get_json_and_typed_errors_only(target, redis):
 
             answered_typed()
 
-    await asyncio.to_thread(fuzz)
-    assert not await all_jobs_end_typed(target, redis)
-    assert not watch.tracebacks()
+    await fuzzed(target, redis, fuzz)
 
 
 @pytest.mark.timeout(TIMEOUT)
-async def test_subscriptions_get_typed_messages_and_keep_the_socket(target, redis):
+async def test_socket_operations_get_typed_messages_and_keep_the_socket(target, redis):
+    """Subscriptions mostly; queries and mutations too, which graphql-transport-ws carries as well."""
     schema = live_schema(target.stack.http, target.bearer)
     selections = documents(subscription_schema(schema), target.known_ids, kinds=[queries])
-    subscriptions = selections.map(as_subscription)
-    watch = target.watch_logs()
+    docs = selections.map(as_subscription) | documents(schema, target.known_ids, kinds=[queries, mutations])
 
     def fuzz() -> None:
-        # The socket protocol requires `variables` to be an object; other shapes are helper B's battery.
+        # The protocol requires `variables` to be an object: other shapes are the next test's.
         @fuzz_settings(SOCKET_EXAMPLES)
-        @given(operations(schema, subscriptions, target.bearer, variables_of_any_shape=False))
+        @given(operations(schema, docs, target.bearer, variables_of_any_shape=False))
         def answered_typed(operation: Operation) -> None:
             assert_typed_subscription(target.stack.ws, operation, target.finished_job, target.authorization)
 
         answered_typed()
 
-    await asyncio.to_thread(fuzz)
-    assert not await all_jobs_end_typed(target, redis)
-    assert not watch.tracebacks()
+    await fuzzed(target, redis, fuzz)
+
+
+@pytest.mark.timeout(TIMEOUT)
+async def test_socket_messages_of_any_shape_are_answered_or_closed_with_a_code(target, redis):
+    def fuzz() -> None:
+        @fuzz_settings(PROTOCOL_EXAMPLES)
+        @given(protocol_messages())
+        def answered_or_closed(message: str | bytes) -> None:
+            assert_answered_or_closed_typed(target.stack.ws, message, target.authorization)
+
+        answered_or_closed()
+
+    await fuzzed(target, redis, fuzz)
+
+
+@pytest.mark.timeout(TIMEOUT)
+async def test_uploads_of_mutated_files_in_odd_requests_get_typed_answers(target, redis):
+    def fuzz() -> None:
+        with httpx.Client(timeout=30) as client:
+
+            @fuzz_settings(UPLOAD_EXAMPLES)
+            @given(uploads(target.upload_questionnaire, target.bearer))
+            def answered_typed(upload: MultipartUpload) -> None:
+                assert_typed_http_answer(
+                    client.post(target.stack.http, content=upload.body(), headers=upload.headers())
+                )
+
+            answered_typed()
+
+    await fuzzed(target, redis, fuzz)

@@ -13,12 +13,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from hypothesis import strategies as st
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 from websockets.sync.connection import Connection
 from websockets.typing import Subprotocol
 
-from tests.support.fuzz import Operation, assert_typed_errors
+from tests.support.fuzz import Operation, assert_typed_errors, json_values
 
 PROTOCOL = Subprotocol("graphql-transport-ws")
 FUZZED, SENTINEL = "fuzzed", "sentinel"
@@ -91,3 +92,59 @@ def _close(closed: ConnectionClosed) -> str:
     if closed.rcvd is None:
         return "no close frame (1006)"
     return f"{closed.rcvd.code} {closed.rcvd.reason!r}"
+
+
+MESSAGE_TYPES = ["connection_init", "connection_ack", "ping", "pong", "subscribe", "next", "error"]
+MESSAGE_TYPES += ["complete"]
+# Stands for any query over the socket: the fuzz is of the protocol's messages, not of documents.
+SOME_QUERIES = ["{ me { id } }", "subscription { myJobUpdates { seq } }", "query { nope }", "{", ""]
+
+
+def protocol_messages() -> st.SearchStrategy[str | bytes]:
+    """Any message a client could send once acknowledged: JSON of any shape, messages of the
+    protocol's types with fields of any shape, subscribes with payloads of any shape, non-JSON
+    text and binary frames."""
+    any_json = json_values()
+    typed = st.fixed_dictionaries(
+        {"type": st.sampled_from(MESSAGE_TYPES) | st.text(max_size=10)},
+        optional={"id": st.text(max_size=8) | any_json, "payload": any_json},
+    )
+    payload = st.fixed_dictionaries(
+        {},
+        optional={
+            "query": st.sampled_from(SOME_QUERIES) | any_json,
+            "variables": any_json,
+            "operationName": any_json,
+            "extensions": any_json,
+        },
+    )
+    subscribe = st.fixed_dictionaries(
+        {"type": st.just("subscribe"), "id": st.text(max_size=8) | any_json, "payload": payload | any_json}
+    )
+    return st.one_of(
+        st.one_of(any_json, typed, subscribe).map(json.dumps), st.text(max_size=50), st.binary(max_size=50)
+    )
+
+
+def assert_answered_or_closed_typed(ws_url: str, message: str | bytes, authorization: str) -> None:
+    """After any message, the socket goes on (a ping sent next gets its pong) or closes with a
+    44xx code and a reason; whatever it sends on the way is a protocol message with typed errors."""
+    with connect(ws_url, subprotocols=[PROTOCOL], open_timeout=SILENCE_LIMIT) as ws:
+        ws.send(json.dumps({"type": "connection_init", "payload": {"authorization": authorization}}))
+        assert json.loads(ws.recv(SILENCE_LIMIT)).get("type") == "connection_ack"
+        try:
+            ws.send(message)
+            ws.send(json.dumps({"type": "ping"}))
+            answers = _until(ws, lambda m: m.get("type") == "pong")
+        except ConnectionClosed as closed:
+            assert closed.rcvd is not None, "socket dropped without a close frame (1006)"
+            assert 4400 <= closed.rcvd.code < 4500 and closed.rcvd.reason, f"closed with {_close(closed)}"
+            return
+        except TimeoutError:
+            raise AssertionError(f"neither a pong nor a close for {SILENCE_LIMIT}s") from None
+    for answer in answers[:-1]:  # the last is the pong
+        assert answer.get("type") in {"next", "error", "complete", "pong"}, f"unexpected message: {answer}"
+        if answer["type"] == "next":
+            assert_typed_errors(answer.get("payload", {}).get("errors") or [])
+        if answer["type"] == "error":
+            assert_typed_errors(answer.get("payload"))

@@ -1,0 +1,147 @@
+"""Fuzzed GraphQL multipart uploads (the multipart request spec), written byte by byte so that any
+part may be odd: files are real CVs (PDF, DOCX, text) with random bytes changed, inserted, cut or
+repeated, or bytes of no format at all; the operations and map fields are mostly right and
+sometimes any JSON or none; a part may lack its filename; the preflight header may be missing.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from dataclasses import dataclass
+from typing import Any
+
+from hypothesis import strategies as st
+
+from tests.samples import CV
+from tests.support.documents import docx, text_pdf
+from tests.support.fuzz import authorizations, json_values
+from tests.support.gql import UPLOAD
+
+BOUNDARY = "fuzz-0f5c1e9d8b7a4c3e2d1f0a9b8c7d6e5f"
+CONTENT_TYPES = [
+    "application/pdf",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "text/plain",
+    "application/octet-stream",
+    None,
+]
+
+
+@dataclass(frozen=True)
+class Part:
+    name: str
+    content: bytes
+    filename: str | None = None
+    content_type: str | None = None
+
+    def encode(self) -> bytes:
+        disposition = f'form-data; name="{self.name}"'
+        if self.filename is not None:
+            disposition += f'; filename="{self.filename}"'
+        head = f"Content-Disposition: {disposition}\r\n"
+        if self.content_type is not None:
+            head += f"Content-Type: {self.content_type}\r\n"
+        return f"--{BOUNDARY}\r\n{head}\r\n".encode() + self.content + b"\r\n"
+
+
+@dataclass(frozen=True)
+class MultipartUpload:
+    """One request as it goes on the wire; Hypothesis prints it as the reproduction."""
+
+    parts: tuple[Part, ...]
+    authorization: str | None
+    preflight: bool
+
+    def body(self) -> bytes:
+        return b"".join(part.encode() for part in self.parts) + f"--{BOUNDARY}--\r\n".encode()
+
+    def headers(self) -> dict[str, str]:
+        headers = {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"}
+        if self.authorization is not None:
+            headers["Authorization"] = self.authorization
+        if self.preflight:
+            headers["Apollo-Require-Preflight"] = "true"
+        return headers
+
+
+def _document_xml_mutated(archive: bytes, mutate: Any) -> bytes:
+    """The DOCX with its word/document.xml changed (a change to the zipped bytes would mostly
+    just break the archive's checksums)."""
+    source = zipfile.ZipFile(io.BytesIO(archive))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for member in source.namelist():
+            data = source.read(member)
+            target.writestr(member, mutate(data) if member == "word/document.xml" else data)
+    return out.getvalue()
+
+
+SEED_PDF = text_pdf(CV.splitlines()[:12])
+SEED_DOCX = docx(CV.splitlines()[:12], table=[["Python", "7 years"], ["Kubernetes", "3 years"]])
+SEED_TEXT = CV.encode()
+
+
+@st.composite
+def mutations_of(draw: st.DrawFn, seed: bytes) -> bytes:
+    """The seed with up to eight random edits: a byte changed, bytes inserted, a range cut or
+    repeated, or the end cut off."""
+    data = bytearray(seed)
+    for _ in range(draw(st.integers(0, 8))):
+        at = draw(st.integers(0, max(len(data) - 1, 0)))
+        edit = draw(st.sampled_from(["set", "insert", "cut", "repeat", "truncate"]))
+        span = draw(st.integers(1, 64))
+        if edit == "set" and data:
+            data[at] = draw(st.integers(0, 255))
+        elif edit == "insert":
+            data[at:at] = draw(st.binary(min_size=1, max_size=span))
+        elif edit == "cut":
+            del data[at : at + span]
+        elif edit == "repeat":
+            data[at:at] = data[at : at + span] * draw(st.integers(1, 50))
+        elif edit == "truncate":
+            del data[at:]
+    return bytes(data)
+
+
+@st.composite
+def docx_with_mutated_xml(draw: st.DrawFn) -> bytes:
+    with zipfile.ZipFile(io.BytesIO(SEED_DOCX)) as archive:
+        xml = archive.read("word/document.xml")
+    mutated = draw(mutations_of(xml))
+    return _document_xml_mutated(SEED_DOCX, lambda _: mutated)
+
+
+def files() -> st.SearchStrategy[bytes]:
+    # Bytes of no format come first: a failing example shrinks towards them.
+    return st.one_of(
+        st.binary(max_size=2048),
+        mutations_of(SEED_PDF),
+        mutations_of(SEED_DOCX),
+        docx_with_mutated_xml(),
+        mutations_of(SEED_TEXT),
+    )
+
+
+def _json_field(valid: Any) -> st.SearchStrategy[bytes]:
+    """The field's right value (three times in four), any JSON, or not JSON at all."""
+    right = st.just(json.dumps(valid).encode())
+    wrong = json_values().map(lambda value: json.dumps(value).encode()) | st.binary(max_size=40)
+    return st.one_of(right, right, right, wrong)
+
+
+@st.composite
+def uploads(draw: st.DrawFn, questionnaire_id: str, bearer: str) -> MultipartUpload:
+    questionnaire = draw(st.just(questionnaire_id) | st.uuids().map(str))
+    operations = draw(_json_field({"query": UPLOAD, "variables": {"q": questionnaire, "file": None}}))
+    mapping = draw(_json_field({"0": ["variables.file"]}))
+    filename = draw(st.one_of(st.just("cv.pdf"), st.just("cv.docx"), st.none(), st.text(max_size=30)))
+    file_name_field = draw(st.just("0") | st.text(min_size=1, max_size=8))
+    content_type = draw(st.sampled_from(CONTENT_TYPES))
+    parts = [Part("operations", operations), Part("map", mapping)]
+    if draw(st.integers(0, 9)) == 0:
+        parts.pop(draw(st.integers(0, 1)))
+    file = Part(file_name_field, draw(files()), filename, content_type)
+    parts += [file] * draw(st.sampled_from([1, 1, 1, 0, 2]))
+    return MultipartUpload(tuple(parts), draw(authorizations(bearer)), draw(st.integers(0, 9)) > 0)
