@@ -128,6 +128,9 @@ class Pipeline(Protocol):
     def zrem(self, name: str, *values: Any) -> Any: ...
     def set(self, name: str, value: Any) -> Any: ...
     def delete(self, *names: str) -> Any: ...
+
+
+class ScriptPipeline(Protocol):
     def eval(self, script: str, numkeys: int, *keys_and_args: Any) -> Any: ...
 
 
@@ -142,7 +145,7 @@ def save_resume(pipe: Pipeline, keys: Keys, resume: Resume, content: bytes | Non
         pipe.set(keys.resume_file(resume.id), content)
 
 
-def drop_resume_file(pipe: Pipeline, keys: Keys, owner: str, resume_id: str) -> None:
+def drop_resume_file(pipe: ScriptPipeline, keys: Keys, owner: str, resume_id: str) -> None:
     """Delete an upload's bytes and give them back to the owner's STORAGE quota; whoever deletes
     them first gives them back, the others find nothing to give."""
     pipe.eval(DROP_LUA, 2, keys.resume_file(resume_id), counter_key(keys, owner))
