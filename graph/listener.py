@@ -63,6 +63,7 @@ class Subscriber:
 
     async def next(self) -> JobEvent | None:
         """The next live event, or RESYNC when events may have been missed."""
+        _honour_cancellation()
         while True:
             if self._error is not None:
                 raise self._error
@@ -73,6 +74,19 @@ class Subscriber:
                 return self._items.popleft()
             self._wakeup.clear()
             await self._wakeup.wait()
+
+
+def _honour_cancellation() -> None:
+    """Raise CancelledError if this task was asked to stop and something swallowed it.
+
+    On Python 3.11 `asyncio.wait_for` returns the result of an awaitable that completes in the
+    same step as a cancellation, and drops the cancellation (fixed in 3.12); redis-py sends every
+    command through it (its default socket timeout). A subscription whose cancellation fell
+    there would otherwise wait here for events forever, unseen by its socket, and hold up the
+    socket's shutdown and the server's. The task still counts the request (`cancelling()`)."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 @dataclass
@@ -114,10 +128,12 @@ class Listener:
         self._task = asyncio.create_task(self._run(), name="pubsub-listener")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        # The background commands too: they use the connection about to be closed.
+        for task in [self._task, *self._background]:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         for subs in self._subs.values():
             for sub in subs:
                 sub.end(Unavailable("the server is shutting down; subscribe again"))
@@ -138,16 +154,26 @@ class Listener:
         confirmed = self._confirmed.get(channel)
         if confirmed is None:
             confirmed = self._confirmed[channel] = asyncio.get_running_loop().create_future()
-            async with self._lock:
-                if self.connected and channel not in self._sent:
-                    self._sent.add(channel)
-                    with contextlib.suppress(RedisError, OSError):
-                        assert self._pubsub is not None
-                        await self._pubsub.subscribe(channel)
+            # Sent by the listener, not in the subscriber's task: a subscriber cancelled while
+            # the command is on the wire would leave the channel unconfirmed for the others
+            # waiting on it.
+            self._in_background(self._send_subscribe(channel))
+        _honour_cancellation()
         try:
-            await asyncio.wait_for(asyncio.shield(confirmed), self._give_up)
+            # Not asyncio.wait_for: on Python 3.11 it swallows a cancellation that arrives as
+            # the confirmation does (see _honour_cancellation).
+            async with asyncio.timeout(self._give_up):
+                await asyncio.shield(confirmed)
         except TimeoutError as e:
             raise Unavailable("the event stream is unavailable; try again shortly") from e
+
+    async def _send_subscribe(self, channel: str) -> None:
+        async with self._lock:
+            if self._subs.get(channel) and self.connected and channel not in self._sent:
+                self._sent.add(channel)
+                with contextlib.suppress(RedisError, OSError):
+                    assert self._pubsub is not None
+                    await self._pubsub.subscribe(channel)
 
     def _forget(self, sub: Subscriber) -> None:
         subs = self._subs.get(sub.channel)

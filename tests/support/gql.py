@@ -3,6 +3,7 @@ speaking graphql-transport-ws."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -263,3 +264,39 @@ async def improve_cv_with(url: str, improve_input: dict[str, Any]) -> dict[str, 
 async def job_response(url: str, job_id: str) -> dict[str, Any]:
     query = f"query($id: ID!) {{ job(id: $id) {{ response {{ {RESPONSE_FIELDS} }} }} }}"
     return (await execute(url, query, {"id": job_id}))["job"]["response"]
+
+
+@asynccontextmanager
+async def acknowledged_socket(ws_url: str, token: str | None = None) -> AsyncIterator[Any]:
+    """A graphql-transport-ws socket the server has acknowledged, as the test's caller."""
+    async with websockets.connect(ws_url, subprotocols=["graphql-transport-ws"]) as ws:
+        await ws.send(connection_init(token))
+        ack = json.loads(await ws.recv())
+        assert ack["type"] == "connection_ack", ack
+        yield ws
+
+
+def subscribe_message(op_id: str, query: str, variables: dict[str, Any] | None = None) -> str:
+    return json.dumps({"id": op_id, "type": "subscribe", "payload": {"query": query, "variables": variables}})
+
+
+async def closed_with(ws: Any) -> tuple[int, str]:
+    """The close code and reason the server ends the socket with; a message instead fails.
+    A ping is sent first: a server that ignored what came before answers it with a pong."""
+    try:
+        await ws.send(json.dumps({"type": "ping"}))
+        message = await ws.recv()
+    except websockets.exceptions.ConnectionClosed as closed:
+        assert closed.rcvd is not None, "dropped without a close frame"
+        return closed.rcvd.code, closed.rcvd.reason
+    raise AssertionError(f"the socket stayed open and answered {message!r}")
+
+
+async def until_no_subscriptions(base_url: str, probes: int = 400) -> None:
+    """Returns once /metrics shows no live subscription. A server's clean-up after a socket's
+    end offers no event a client can await, so the gauge is probed; a leak never reaches 0."""
+    for _ in range(probes):
+        if (left := await metric(base_url, "cvi_subscriptions")) == 0:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{left} subscriptions stayed behind")
