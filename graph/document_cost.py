@@ -7,7 +7,13 @@ wherever it is spread: a "diamond" (`F0 { ...F1 ...F1 }`, `F1 { ...F2 ...F2 }`, 
 Strawberry's QueryDepthLimiter and MaxAliasesLimiter do, takes seconds at 21 levels and hours at
 30. A document over a bound is refused here, so graphql-core's rules (which run together in one
 visitor, OverlappingFieldsCanBeMerged being quadratic in the fields of one selection) only ever
-see documents of bounded size.
+see documents of bounded size. That rule compares every two fields of a selection set that share
+a response name, fragments and inline fragments merged in, and for each such pair every two
+fields below them: pairs are bounded too, each weighted by the product of the two fields' sizes
+(the most their comparison can take), summed over every selection set of the document. It also
+compares every two distinct fragments spread in one selection set, whatever they select: each
+such pair is weighted by FRAGMENT_PAIR plus the response names of the two. And graphql-core's
+rules do work per operation (variable usages, fragments reached): operations are counted too.
 
 The depth and alias counts keep those limiters' meaning: depth is the nesting of fields with
 selections below the operation, introspection fields not counted; aliases are counted in every
@@ -30,6 +36,9 @@ from graphql import (
 )
 
 VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
+# What comparing two fragments costs graphql-core beyond their names, in units of one field pair
+# (about 1 µs here; measured with bench/document_cost.py).
+FRAGMENT_PAIR = 6
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +46,8 @@ class CostLimits:
     max_depth: int
     max_aliases: int
     max_fields: int
+    max_comparisons: int
+    max_operations: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,21 +61,42 @@ class Cost:
         return Cost(max(self.depth, other.depth), self.aliases + other.aliases, self.fields + other.fields)
 
 
+class _Refusal(Exception):
+    def __init__(self, error: GraphQLError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+@dataclass(frozen=True, slots=True)
+class _Measured:
+    cost: Cost
+    # Per response name, the fields with it in this selection set: the sum of their sizes, and
+    # the sum of the squares of their sizes.
+    names: dict[str, tuple[int, int]]
+    # The fragments spread directly in it (or in its inline fragments), with their names' count.
+    spread: dict[str, int]
+
+
 def cost_refusal(document: DocumentNode, limits: CostLimits) -> GraphQLError | None:
     """The error refusing `document`, or None when it is within `limits`."""
+    operation_count = sum(isinstance(d, OperationDefinitionNode) for d in document.definitions)
+    if operation_count > limits.max_operations:
+        return _refused(f"{operation_count} operations found. Allowed: {limits.max_operations}")
     fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
     order = _dependency_order(fragments)
     if isinstance(order, GraphQLError):
         return order
-    measured: dict[str, Cost] = {}
+    measure = _Measure(limits)
     try:
         for name in order:
-            measured[name] = _measure(fragments[name].selection_set, measured)
+            measure.fragment(name, fragments[name].selection_set)
         operations = [
-            (d, _measure(d.selection_set, measured))
+            (d, measure.selection_set(d.selection_set).cost)
             for d in document.definitions
             if isinstance(d, OperationDefinitionNode)
         ]
+    except _Refusal as refusal:
+        return refusal.error
     except RecursionError:
         # The parser bounds nesting by the interpreter's recursion limit too; this is its backstop.
         return _refused("The document nests too deeply.")
@@ -84,26 +116,67 @@ def cost_refusal(document: DocumentNode, limits: CostLimits) -> GraphQLError | N
     return None
 
 
-def _measure(selection_set: SelectionSetNode | None, fragments: dict[str, Cost]) -> Cost:
-    """The cost of a selection set; every fragment it spreads is already in `fragments` (an
-    unknown one costs nothing here: KnownFragmentNamesRule reports it)."""
-    total = Cost()
-    for selection in selection_set.selections if selection_set else ():
-        if isinstance(selection, FieldNode):
-            below = _measure(selection.selection_set, fragments)
-            counted = selection.selection_set is not None and not selection.name.value.startswith("__")
-            total = total.beside(
-                Cost(
-                    below.depth + 1 if counted else 0,
-                    below.aliases + (selection.alias is not None),
-                    below.fields + 1,
-                )
+class _Measure:
+    """Measures selection sets; fragments first, each once (their measures are reused wherever
+    they are spread; an unknown one measures nothing here: KnownFragmentNamesRule reports it)."""
+
+    def __init__(self, limits: CostLimits) -> None:
+        self._limits = limits
+        self._fragments: dict[str, _Measured] = {}
+        self.comparisons = 0
+
+    def fragment(self, name: str, selection_set: SelectionSetNode) -> None:
+        measured = self._fragments[name] = self.selection_set(selection_set)
+        if measured.cost.aliases > self._limits.max_aliases:
+            # Refused wherever it is spread; refusing it here also bounds the response names a
+            # fragment can bring into a selection set.
+            message = f"{measured.cost.aliases} aliases found in fragment '{name}'. Allowed: "
+            raise _Refusal(_refused(message + str(self._limits.max_aliases)))
+
+    def selection_set(self, selection_set: SelectionSetNode | None) -> _Measured:
+        total = Cost()
+        names: dict[str, tuple[int, int]] = {}
+        spread: dict[str, int] = {}  # fragment -> its response names, each fragment once
+        for selection in selection_set.selections if selection_set else ():
+            if isinstance(selection, FieldNode):
+                below = self.selection_set(selection.selection_set).cost
+                counted = selection.selection_set is not None and not selection.name.value.startswith("__")
+                size = below.fields + 1
+                aliases = below.aliases + (selection.alias is not None)
+                total = total.beside(Cost(below.depth + 1 if counted else 0, aliases, size))
+                _add(names, (selection.alias or selection.name).value, (size, size * size))
+                continue
+            if isinstance(selection, InlineFragmentNode):
+                merged = self.selection_set(selection.selection_set)
+                spread.update(merged.spread)
+            elif isinstance(selection, FragmentSpreadNode) and selection.name.value in self._fragments:
+                merged = self._fragments[selection.name.value]
+                spread[selection.name.value] = len(merged.names)
+            else:
+                continue
+            total = total.beside(merged.cost)
+            for key, sizes in merged.names.items():
+                _add(names, key, sizes)
+        self._compare(names, spread)
+        return _Measured(total, names, spread)
+
+    def _compare(self, names: dict[str, tuple[int, int]], spread: dict[str, int]) -> None:
+        # Σ over pairs f < g of size(f) * size(g) = ((Σ size)² - Σ size²) / 2, per name.
+        self.comparisons += sum((total * total - squares) // 2 for total, squares in names.values())
+        # Σ over pairs of fragments a < b of FRAGMENT_PAIR + names(a) + names(b).
+        count = len(spread)
+        self.comparisons += count * (count - 1) // 2 * FRAGMENT_PAIR + (count - 1) * sum(spread.values())
+        if self.comparisons > self._limits.max_comparisons:
+            message = (
+                f"Checking that the fields sharing a response name can merge would take more than "
+                f"{self._limits.max_comparisons} comparisons."
             )
-        elif isinstance(selection, InlineFragmentNode):
-            total = total.beside(_measure(selection.selection_set, fragments))
-        elif isinstance(selection, FragmentSpreadNode):
-            total = total.beside(fragments.get(selection.name.value, Cost()))
-    return total
+            raise _Refusal(_refused(message))
+
+
+def _add(names: dict[str, tuple[int, int]], key: str, sizes: tuple[int, int]) -> None:
+    total, squares = names.get(key, (0, 0))
+    names[key] = (total + sizes[0], squares + sizes[1])
 
 
 def _dependency_order(fragments: dict[str, FragmentDefinitionNode]) -> list[str] | GraphQLError:
