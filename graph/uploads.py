@@ -11,6 +11,10 @@ Two defences that Strawberry leaves to us once uploads are enabled:
   (uploadResume takes one), and the whole body may carry at most 1 MiB more (the operations and
   map fields): many parts cannot add up to more. The parts are scanned incrementally
   (python-multipart, the parser Starlette itself uses).
+- Form parts: Starlette refuses a field (a part without a filename) over 1 MiB, or more than
+  1000 parts, by raising from deep inside the GraphQL view (an INTERNAL answer). They are refused
+  here first, with a code: a file sent without a filename (`curl -F 0=text`, gql's streaming
+  uploads) is a form field, and a big one is BAD_USER_INPUT.
 """
 
 from __future__ import annotations
@@ -24,10 +28,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 PREFLIGHT_HEADERS = ("apollo-require-preflight", "graphql-require-preflight", "x-apollo-operation-name")
 FIELDS_ALLOWANCE = 1024 * 1024  # for the operations and map fields, beyond the files themselves
+# Starlette's own limits on a multipart form (`Request.form()`'s defaults).
+FIELD_MAX_BYTES = 1024 * 1024
+MAX_PARTS = 1000
 
 
-class _TooLarge(Exception):
-    pass
+class _Refused(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
 
 
 class UploadGuard:
@@ -51,16 +60,20 @@ class UploadGuard:
         counter = _BodyBytes(options.get(b"boundary", b""), self._max_file, self._max_file + FIELDS_ALLOWANCE)
         try:
             await self._app(scope, counter.wrap(receive), send)
-        except _TooLarge:
-            await _refuse(send, 413, "FILE_TOO_LARGE", self._too_large())
+        except _Refused as refused:
+            await _refuse(send, refused.status, refused.code, refused.message)
 
     def _too_large(self) -> str:
-        return f"files are limited to {self._max_file} bytes"
+        return _files_limited(self._max_file)
+
+
+def _files_limited(max_file: int) -> str:
+    return f"files are limited to {max_file} bytes"
 
 
 class _BodyBytes:
-    """Counts the body's bytes, and its file parts' bytes, as they stream in; raises past either
-    limit."""
+    """Counts the body's bytes, its file parts' bytes, each field's bytes and the parts, as they
+    stream in; raises past any limit."""
 
     def __init__(self, boundary: bytes, file_limit: int, body_limit: int) -> None:
         self._file_limit = file_limit
@@ -68,6 +81,8 @@ class _BodyBytes:
         self._body = 0
         self._in_file = False
         self._size = 0
+        self._field = 0
+        self._parts = 0
         self._header = b""
         callbacks: Any = {
             "on_part_begin": self._part_begin,
@@ -84,15 +99,21 @@ class _BodyBytes:
                 chunk = message.get("body", b"")
                 self._body += len(chunk)
                 if self._body > self._body_limit:
-                    raise _TooLarge
+                    raise self._too_large()
                 if self._parser is not None:
                     self._parser.write(chunk)
             return message
 
         return counted
 
+    def _too_large(self) -> _Refused:
+        return _Refused(413, "FILE_TOO_LARGE", _files_limited(self._file_limit))
+
     def _part_begin(self) -> None:
-        self._in_file, self._header = False, b""
+        self._in_file, self._header, self._field = False, b"", 0
+        self._parts += 1
+        if self._parts > MAX_PARTS:
+            raise _Refused(400, "BAD_USER_INPUT", f"a multipart request may have at most {MAX_PARTS} parts")
 
     def _header_value(self, data: bytes, start: int, end: int) -> None:
         # A value may arrive in pieces when a chunk ends inside it; headers are small.
@@ -105,7 +126,16 @@ class _BodyBytes:
         if self._in_file:
             self._size += end - start
             if self._size > self._file_limit:
-                raise _TooLarge
+                raise self._too_large()
+            return
+        self._field += end - start
+        if self._field > FIELD_MAX_BYTES:
+            raise _Refused(
+                400,
+                "BAD_USER_INPUT",
+                f"a form field is limited to {FIELD_MAX_BYTES} bytes; send files as file parts, "
+                "with a filename",
+            )
 
 
 async def _refuse(send: Send, status: int, code: str, message: str) -> None:

@@ -195,12 +195,17 @@ async def test_stored_bytes_count_against_the_plan_until_deleted(offline_stack, 
     await upload_resume(offline_stack.http, third["id"], big)
 
 
-async def test_an_upload_part_without_a_filename_is_bad_user_input(offline_stack):
-    # What gql's streaming uploads and `curl -F 0=text` send: the file part is a plain field.
+@pytest.mark.parametrize(
+    ("field", "status", "where"),
+    [(CV, 200, "file"), ("x" * (2 * MB), 400, None)],
+    ids=["a-cv", "over-starlettes-1MiB-field-limit"],
+)
+async def test_an_upload_part_without_a_filename_is_bad_user_input(offline_stack, field, status, where):
+    # What gql's streaming uploads and `curl -F 0=text` send: the file part is a plain form field.
     questionnaire = await create_questionnaire(offline_stack.http)
     query = "mutation($q: ID!, $f: Upload!) { uploadResume(questionnaireId: $q, file: $f) { job { id } } }"
     operations = json.dumps({"query": query, "variables": {"q": questionnaire["id"], "f": None}})
-    parts = [("operations", operations), ("map", '{"0": ["variables.f"]}'), ("0", CV)]
+    parts = [("operations", operations), ("map", '{"0": ["variables.f"]}'), ("0", field)]
     body = "".join(f'--b0\r\nContent-Disposition: form-data; name="{n}"\r\n\r\n{v}\r\n' for n, v in parts)
     headers = {
         **authorization(None),
@@ -212,4 +217,5 @@ async def test_an_upload_part_without_a_filename_is_bad_user_input(offline_stack
             offline_stack.http, content=(body + "--b0--\r\n").encode(), headers=headers
         )
     error = response.json()["errors"][0]
-    assert (error["extensions"]["code"], error["extensions"]["field"]) == ("BAD_USER_INPUT", "file")
+    assert (response.status_code, error["extensions"]["code"]) == (status, "BAD_USER_INPUT")
+    assert error["extensions"].get("field") == where
