@@ -27,6 +27,7 @@ SENTINEL_QUERY = "subscription($j: ID!) { jobUpdates(jobId: $j) { seq state } }"
 # A bound on the server's silence, so that a server that never answers fails the test with the
 # exchange so far instead of hanging it. Not a measure of speed.
 SILENCE_LIMIT = 15.0
+JOB_SILENCE_LIMIT = 60.0
 
 
 def assert_typed_subscription(ws_url: str, operation: Operation, sentinel_job: str, valid: str) -> None:
@@ -76,10 +77,10 @@ def _exchange(ws: Connection, operation: Operation, sentinel_job: str) -> list[d
     return [message for message in messages if message.get("id") == FUZZED]
 
 
-def _until(ws: Connection, last: Any) -> list[dict[str, Any]]:
+def _until(ws: Connection, last: Any, silence: float = SILENCE_LIMIT) -> list[dict[str, Any]]:
     messages: list[dict[str, Any]] = []
     while True:
-        message = json.loads(ws.recv(SILENCE_LIMIT))
+        message = json.loads(ws.recv(silence))
         if message.get("type") == "ping":
             ws.send(json.dumps({"type": "pong"}))
             continue
@@ -148,3 +149,17 @@ def assert_answered_or_closed_typed(ws_url: str, message: str | bytes, authoriza
             assert_typed_errors(answer.get("payload", {}).get("errors") or [])
         if answer["type"] == "error":
             assert_typed_errors(answer.get("payload"))
+
+
+def last_event(ws_url: str, authorization: str, job_id: str) -> dict[str, Any]:
+    """The job's final event, followed over a socket of its own."""
+    with connect(ws_url, subprotocols=[PROTOCOL], open_timeout=SILENCE_LIMIT) as ws:
+        ws.send(json.dumps({"type": "connection_init", "payload": {"authorization": authorization}}))
+        assert json.loads(ws.recv(SILENCE_LIMIT)).get("type") == "connection_ack"
+        query = "subscription($j: ID!) { jobUpdates(jobId: $j) { jobId seq state error { code message } } }"
+        payload = {"query": query, "variables": {"j": job_id}}
+        ws.send(json.dumps({"id": "job", "type": "subscribe", "payload": payload}))
+        # A job may rightly run for a while without an event: a longer bound than a reply's.
+        messages = _until(ws, lambda m: m.get("type") in {"complete", "error"}, silence=JOB_SILENCE_LIMIT)
+    assert messages[-1]["type"] == "complete", messages[-1]
+    return dict(messages[-2]["payload"]["data"]["jobUpdates"])

@@ -131,17 +131,27 @@ def _json_field(valid: Any) -> st.SearchStrategy[bytes]:
     return st.one_of(right, right, right, wrong)
 
 
+def _operations(questionnaire_id: str) -> dict[str, Any]:
+    return {"query": UPLOAD, "variables": {"q": questionnaire_id, "file": None}}
+
+
 @st.composite
 def uploads(draw: st.DrawFn, questionnaire_id: str, bearer: str) -> MultipartUpload:
-    questionnaire = draw(st.just(questionnaire_id) | st.uuids().map(str))
-    operations = draw(_json_field({"query": UPLOAD, "variables": {"q": questionnaire, "file": None}}))
-    mapping = draw(_json_field({"0": ["variables.file"]}))
+    """Half the requests are well-formed, from the fuzzer's own user, so that their files reach
+    extraction; the rest are odd in any part."""
     filename = draw(st.one_of(st.just("cv.pdf"), st.just("cv.docx"), st.none(), st.text(max_size=30)))
-    file_name_field = draw(st.just("0") | st.text(min_size=1, max_size=8))
     content_type = draw(st.sampled_from(CONTENT_TYPES))
-    parts = [Part("operations", operations), Part("map", mapping)]
+    mapping = {"0": ["variables.file"]}
+    if draw(st.booleans()):
+        file = Part("0", draw(files()), filename, content_type)
+        operations = json.dumps(_operations(questionnaire_id)).encode()
+        fields = (Part("operations", operations), Part("map", json.dumps(mapping).encode()))
+        return MultipartUpload((*fields, file), f"Bearer {bearer}", True)
+    questionnaire = draw(st.just(questionnaire_id) | st.uuids().map(str))
+    parts = [Part("operations", draw(_json_field(_operations(questionnaire))))]
+    parts.append(Part("map", draw(_json_field(mapping))))
     if draw(st.integers(0, 9)) == 0:
         parts.pop(draw(st.integers(0, 1)))
-    file = Part(file_name_field, draw(files()), filename, content_type)
+    file = Part(draw(st.just("0") | st.text(min_size=1, max_size=8)), draw(files()), filename, content_type)
     parts += [file] * draw(st.sampled_from([1, 1, 1, 0, 2]))
     return MultipartUpload(tuple(parts), draw(authorizations(bearer)), draw(st.integers(0, 9)) > 0)
