@@ -39,6 +39,8 @@ def create_celery(settings: Settings) -> Celery:
         # Redis writes retry (jobs/context.py), and the copy a reconnect restores waits for their
         # lease (jobs/lease.py) instead of starting them over.
         broker_connection_retry_on_startup=True,
+        # kombu's Redis transport with a guard against a crash on reconnect (jobs/broker.py).
+        broker_transport="jobs.broker:Transport",
         broker_connection_retry=True,
         broker_connection_max_retries=None,
         worker_cancel_long_running_tasks_on_connection_loss=False,
