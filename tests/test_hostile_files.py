@@ -83,6 +83,13 @@ async def test_a_hostile_file_fails_with_its_code_keeps_its_unit_and_loses_its_b
     assert quota["STORAGE"]["used"] == 0  # its bytes are gone, and given back
 
 
+async def test_a_zip_no_reader_can_open_is_refused_at_upload(offline_stack):
+    questionnaire = await create_questionnaire(offline_stack.http)
+    with pytest.raises(GraphQLErrors) as refused:
+        await upload_resume(offline_stack.http, questionnaire["id"], documents.docx_from_the_future())
+    assert refused.value.codes == ["UNSUPPORTED_FILE_TYPE"]
+
+
 async def test_a_column_count_word_would_never_write_is_ignored(offline_stack):
     _, _, events = await _upload_and_wait(offline_stack, documents.docx_with_columns("abc"))
     assert events[-1]["state"] == "SUCCEEDED"

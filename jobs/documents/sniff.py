@@ -40,7 +40,8 @@ def _is_docx(content: bytes) -> bool:
     try:
         with zipfile.ZipFile(io.BytesIO(content)) as archive:
             return "word/document.xml" in archive.namelist()
-    except zipfile.BadZipFile:
+    except (zipfile.BadZipFile, NotImplementedError, ValueError, EOFError, OSError):
+        # A broken directory, a zip "version" nobody made, a name flagged UTF-8 that is not.
         return False
 
 

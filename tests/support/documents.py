@@ -191,13 +191,13 @@ def padded_pdf(text: str, size: int) -> bytes:
     return buffer.getvalue()
 
 
-def _raw_zip(members: list[tuple[str, bytes, int | None]]) -> bytes:
+def _raw_zip(members: list[tuple[str, bytes, int | None]], version: int = 20) -> bytes:
     """A zip of (name, data, declared size or None for the true one), deflated, written by hand
-    so that its directory may lie about sizes."""
+    so that its directory may lie about sizes (or about the zip version needed to read it)."""
     out, central = bytearray(), bytearray()
     for name, data, declared in members:
         packed, crc, size = _deflate(data), zlib.crc32(data), len(data) if declared is None else declared
-        fields = (20, 0, 8, 0, 0, crc, len(packed), size, len(name))
+        fields = (version, 0, 8, 0, 0, crc, len(packed), size, len(name))
         central += struct.pack("<IH", 0x02014B50, 20) + struct.pack("<HHHHHIIIH", *fields)
         central += struct.pack("<HHHHII", 0, 0, 0, 0, 0, len(out)) + name.encode()
         out += struct.pack("<I", 0x04034B50) + struct.pack("<HHHHHIIIH", *fields) + b"\0\0" + name.encode()
@@ -207,14 +207,20 @@ def _raw_zip(members: list[tuple[str, bytes, int | None]]) -> bytes:
     return bytes(out + central + end)
 
 
-def _docx_of(document: bytes, declared: int | None = None) -> bytes:
+def _docx_of(document: bytes, declared: int | None = None, version: int = 20) -> bytes:
     return _raw_zip(
         [
             ("[Content_Types].xml", _CONTENT_TYPES.encode(), None),
             ("_rels/.rels", _RELS.encode(), None),
             ("word/document.xml", document, declared),
-        ]
+        ],
+        version,
     )
+
+
+def docx_from_the_future() -> bytes:
+    """A DOCX whose zip says it needs version 20.8 of the format to be read (there is none)."""
+    return _docx_of(_document(_paragraph("Jane Doe")), version=208)
 
 
 def _document(body: str) -> bytes:
