@@ -121,7 +121,7 @@ async def jobs_ended_internal(target: Target, redis) -> list[str]:
 
 @pytest.mark.timeout(TIMEOUT)
 async def test_http_operations_get_json_and_typed_errors_only(target, redis):
-    schema = live_schema(target.stack.http, target.bearer)
+    schema = await asyncio.to_thread(live_schema, target.stack.http, target.bearer)
 
     def fuzz() -> None:
         with httpx.Client(timeout=30) as client:
@@ -141,7 +141,7 @@ async def test_http_operations_get_json_and_typed_errors_only(target, redis):
 @pytest.mark.timeout(TIMEOUT)
 async def test_socket_operations_get_typed_messages_and_keep_the_socket(target, redis):
     """Subscriptions mostly; queries and mutations too, which graphql-transport-ws carries as well."""
-    schema = live_schema(target.stack.http, target.bearer)
+    schema = await asyncio.to_thread(live_schema, target.stack.http, target.bearer)
     selections = documents(subscription_schema(schema), target.known_ids, kinds=[queries])
     docs = selections.map(as_subscription) | documents(schema, target.known_ids, kinds=[queries, mutations])
 

@@ -116,6 +116,9 @@ def root_type(schema: graphql.GraphQLSchema, document: graphql.DocumentNode) -> 
     return root
 
 
+MISSING = object()
+
+
 @st.composite
 def lifted(
     draw: st.DrawFn, document: graphql.DocumentNode, root: graphql.GraphQLObjectType
@@ -145,7 +148,7 @@ def lifted(
                 graphql.VariableDefinitionNode(variable=graphql.VariableNode(name=name), type=type_)
             )
             literal = st.just(graphql.value_from_ast_untyped(argument.value))
-            value = draw(literal | json_values() | st.just(MISSING) if wild else literal)
+            value = draw((literal | json_values() | st.just(MISSING)) if wild else literal)
             if value is not MISSING:
                 variables[name.value] = value
             arguments.append(graphql.ArgumentNode(name=argument.name, value=graphql.VariableNode(name=name)))
@@ -170,9 +173,6 @@ def lifted(
         ),
         variables,
     )
-
-
-MISSING = object()
 
 
 @dataclass(frozen=True)
@@ -243,7 +243,7 @@ def assert_typed_http_answer(answer: httpx.Response) -> None:
 def assert_typed_errors(errors: Any) -> None:
     assert isinstance(errors, list) and all(isinstance(error, dict) for error in errors), errors
     for error in errors:
-        code = error.get("extensions", {}).get("code")
+        code = (error.get("extensions") or {}).get("code")
         text = json.dumps(error, ensure_ascii=False)[:300]
         assert isinstance(code, str), f"error without extensions.code: {text}"
         assert code != "INTERNAL", f"INTERNAL: {text}"

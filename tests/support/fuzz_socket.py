@@ -110,18 +110,19 @@ def protocol_messages() -> st.SearchStrategy[str | bytes]:
         {"type": st.sampled_from(MESSAGE_TYPES) | st.text(max_size=10)},
         optional={"id": st.text(max_size=8) | any_json, "payload": any_json},
     )
+    # Subscribes are mostly well-formed up to one field, so that some reach execution.
+    an_id = st.text(min_size=1, max_size=8)
     payload = st.fixed_dictionaries(
-        {},
+        {"query": st.sampled_from(SOME_QUERIES)},
         optional={
-            "query": st.sampled_from(SOME_QUERIES) | any_json,
-            "variables": any_json,
-            "operationName": any_json,
+            "variables": st.dictionaries(st.text(max_size=8), any_json, max_size=3) | any_json,
+            "operationName": st.none() | any_json,
             "extensions": any_json,
         },
     )
     subscribe = st.fixed_dictionaries(
-        {"type": st.just("subscribe"), "id": st.text(max_size=8) | any_json, "payload": payload | any_json}
-    )
+        {"type": st.just("subscribe"), "id": st.one_of(an_id, an_id, an_id, any_json), "payload": payload}
+    ) | st.fixed_dictionaries({"type": st.just("subscribe"), "id": an_id | any_json, "payload": any_json})
     return st.one_of(
         st.one_of(any_json, typed, subscribe).map(json.dumps), st.text(max_size=50), st.binary(max_size=50)
     )
