@@ -16,7 +16,7 @@ from graph.auth import User
 from graph.context import Context
 from jobs.errors import RateLimited
 from jobs.names import Keys
-from jobs.plans import QUOTAS, Plan, Scope, utcnow
+from jobs.plans import NEVER, QUOTAS, Plan, Scope, utcnow
 from jobs.quotas import CHARGE_LUA, Charge, Window, charge_args, charged, unit_of, window
 
 ScopeEnum = strawberry.enum(Scope, name="QuotaScope")
@@ -55,7 +55,7 @@ class RateLimitStatus:
     limit: int
     used: int
     remaining: int
-    reset_at: datetime
+    reset_at: datetime | None
     plan: Plan
 
 
@@ -74,7 +74,11 @@ class AccountQuery:
         user = info.context.user_or_raise
         return Me(id=strawberry.ID(user.id), plan=user.plan, name=user.name, email=user.email)
 
-    @strawberry.field(description="Every quota of your plan: limit, used, remaining and when it resets.")
+    @strawberry.field(
+        description="Every quota of your plan: limit, used, remaining and when it resets. STORAGE "
+        "counts the bytes of your stored uploads and never resets (resetAt is null): deleting "
+        "files gives bytes back."
+    )
     async def rate_limit_status(self, info: Info[Context, None]) -> list[RateLimitStatus]:
         user = info.context.user_or_raise
         services = info.context.services
@@ -88,7 +92,7 @@ class AccountQuery:
                     limit=w.limit,
                     used=used,
                     remaining=max(0, w.limit - used),
-                    reset_at=w.reset_at,
+                    reset_at=None if w.reset_at == NEVER else w.reset_at,
                     plan=user.plan,
                 )
             )

@@ -8,19 +8,19 @@ the upload's record keeps its state (FAILED) and the job its error."""
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
 
 from jobs.context import WorkerContext
 from jobs.documents.sandbox import extract_isolated
 from jobs.errors import Superseded, WorkFailed
 from jobs.events import as_bytes
 from jobs.names import Stage
+from jobs.outcome import Outcome, Writes
 from jobs.questionnaires import Resume, ResumeState, drop_resume_file, save_resume
 from jobs.records import JobRecord
 from jobs.run import JobRun
 
 
-def extract_resume(run: JobRun, ctx: WorkerContext, job: JobRecord) -> dict[str, Any]:
+def extract_resume(run: JobRun, ctx: WorkerContext, job: JobRecord) -> Outcome:
     keys = ctx.keys
     resume_id = job.input["resume_id"]
     raw = ctx.redis.hgetall(keys.resume(resume_id))
@@ -50,7 +50,7 @@ def extract_resume(run: JobRun, ctx: WorkerContext, job: JobRecord) -> dict[str,
         raise  # another run of this job reads the file now
     except Exception:
         # The file's fault (WorkFailed), ours, or a cancel: no run will read it again.
-        _store_if_present(ctx, replace(resume, state=ResumeState.FAILED))
+        _fail_upload(ctx, replace(resume, state=ResumeState.FAILED))
         raise
     extracted = replace(
         resume,
@@ -60,21 +60,24 @@ def extract_resume(run: JobRun, ctx: WorkerContext, job: JobRecord) -> dict[str,
         words=found.words,
         layout=found.layout,
     )
-    _store_if_present(ctx, extracted)
     run.progress(97, Stage.FINALIZING, f"Extracted {found.words} words from {found.pages} page(s)")
-    return {
+    # The text is stored with the success (jobs/outcome.py), and only onto a record that is still
+    # there: a newer upload deletes this one, and writing then would bring back a half record.
+    writes = Writes()
+    writes.update_if_exists(keys.resume(resume.id), extracted.to_hash())
+    result = {
         "resume_id": resume.id,
         "questionnaire_id": resume.questionnaire_id,
         "pages": found.pages,
         "words": found.words,
     }
+    return Outcome(result, writes)
 
 
-def _store_if_present(ctx: WorkerContext, resume: Resume) -> None:
-    """Write the upload's record back, and for a failed one delete its file."""
+def _fail_upload(ctx: WorkerContext, resume: Resume) -> None:
+    """Mark the upload FAILED (if it is still there) and delete its file."""
     with ctx.redis.pipeline() as pipe:
-        if resume.state is ResumeState.FAILED:
-            drop_resume_file(pipe, ctx.keys, resume.owner, resume.id)
+        drop_resume_file(pipe, ctx.keys, resume.owner, resume.id)
         # A newer upload deletes this one; writing now would bring back a half record.
         if ctx.redis.exists(ctx.keys.resume(resume.id)):
             save_resume(pipe, ctx.keys, resume)

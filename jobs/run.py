@@ -16,8 +16,6 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Mapping
-from typing import Any
 
 from redis import Redis
 from redis.exceptions import BusyLoadingError, ConnectionError, TimeoutError
@@ -126,10 +124,8 @@ class JobRun:
         self.lease.renew(self.token, extra=delay, retrying=True)
         return event
 
-    def succeed(self, outcome: Outcome | Mapping[str, Any]) -> JobEvent:
+    def succeed(self, outcome: Outcome) -> JobEvent:
         """The job's success, with its outputs written in the same atomic step."""
-        if not isinstance(outcome, Outcome):
-            outcome = Outcome(outcome)
         return self._running(
             EventType.SUCCEEDED,
             state=JobState.SUCCEEDED,

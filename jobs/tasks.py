@@ -32,7 +32,7 @@ from settings import Settings
 
 log = logging.getLogger(__name__)
 
-Work = Callable[[JobRun, WorkerContext, JobRecord], Outcome | dict[str, Any]]
+Work = Callable[[JobRun, WorkerContext, JobRecord], Outcome]
 
 
 @celery.task(bind=True, name=TASK_NAMES[JobKind.IMPROVE_CV], max_retries=None)

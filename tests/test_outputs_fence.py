@@ -94,7 +94,9 @@ async def test_a_superseded_run_leaves_no_output_and_its_successor_links_its_own
     store, sync_redis, redis, keys
 ):
     first = await _running(store, sync_redis, keys)
-    # A redelivered copy of the task takes the job over while the first run finishes.
+    # Its worker stalls past its lease (as a lost one would), and a redelivered copy of the task
+    # takes the job over while the first run is about to finish.
+    await redis.hset(keys.job(first.job_id), "lease_until", 0)
     second = JobRun(sync_redis, keys, 100, first.job_id)
     assert second.start(max_redeliveries=3) is not None
     lost_id, kept_id = str(uuid.uuid4()), str(uuid.uuid4())

@@ -94,7 +94,8 @@ async def test_questionnaires_have_their_own_daily_quota(offline_stack, own_call
     assert refused.value.errors[0]["extensions"]["upgrade"] == "Upgrade to Basic for 50 questionnaires a day."
     status = await _status(offline_stack.http)
     assert status["QUESTIONNAIRES"]["used"] == 5 and status["AI_IMPROVEMENTS"]["used"] == 0
-    assert set(status) == {"AI_IMPROVEMENTS", "QUESTIONNAIRES", "UPLOADS", "API_CALLS"}
+    assert set(status) == {"AI_IMPROVEMENTS", "QUESTIONNAIRES", "UPLOADS", "API_CALLS", "STORAGE"}
+    assert status["STORAGE"]["resetAt"] is None  # stored bytes never reset; deleting gives back
 
 
 async def test_uploads_have_their_own_daily_quota(offline_stack, own_caller):
@@ -200,10 +201,11 @@ async def _open(url: str) -> websockets.ClientConnection:
 
 
 async def _acked_and_open(ws: websockets.ClientConnection) -> bool:
-    """Whether the server acknowledged the socket and kept it open."""
-    assert json.loads(await ws.recv())["type"] == "connection_ack"
-    await ws.send(json.dumps({"type": "ping"}))
+    """Whether the server acknowledged the socket and kept it open; a socket over the cap is
+    closed with 4429 before any acknowledgement."""
     try:
+        assert json.loads(await ws.recv())["type"] == "connection_ack"
+        await ws.send(json.dumps({"type": "ping"}))
         return json.loads(await asyncio.wait_for(ws.recv(), 10))["type"] == "pong"
     except websockets.exceptions.ConnectionClosed as closed:
         assert closed.rcvd is not None and closed.rcvd.code == 4429
