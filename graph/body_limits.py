@@ -24,7 +24,9 @@ REQUEST_TOO_LARGE = "REQUEST_TOO_LARGE"
 REQUEST_TIMEOUT = "REQUEST_TIMEOUT"
 
 
-class _Refused(Exception):
+class BodyRefused(Exception):
+    """Raised from `receive` to whatever reads the body; BodyLimits answers it."""
+
     def __init__(self, status: int, code: str, message: str) -> None:
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
@@ -57,7 +59,7 @@ class BodyLimits:
 
         try:
             await self._app(scope, body.receive, tracked)
-        except _Refused as refused:
+        except BodyRefused as refused:
             if started:
                 raise
             await refuse(send, refused.status, refused.code, refused.message)
@@ -86,11 +88,11 @@ class _Body:
                 message = await self._receive()
         except TimeoutError:
             stalled = f"no part of the request body arrived for {self._stall_seconds:g} s"
-            raise _Refused(408, REQUEST_TIMEOUT, stalled) from None
+            raise BodyRefused(408, REQUEST_TIMEOUT, stalled) from None
         if message["type"] == "http.request":
             self._read += len(message.get("body", b""))
             if self._limit is not None and self._read > self._limit:
-                raise _Refused(413, REQUEST_TOO_LARGE, self._too_large)
+                raise BodyRefused(413, REQUEST_TOO_LARGE, self._too_large)
             self._complete = not message.get("more_body", False)
         else:
             self._complete = True

@@ -51,8 +51,9 @@ def typed_errors(errors: list[GraphQLError]) -> list[GraphQLError]:
 
 def _with_document_code(error: GraphQLError) -> GraphQLError:
     # Errors of the document itself (syntax, validation, variables) come from graphql-core
-    # without a code; give them the conventional ones so that every error is typed.
-    if error.original_error is None and not (error.extensions or {}).get("code"):
+    # without a code, and a variable's coercion error wraps another GraphQLError; give them the
+    # conventional codes so that every error is typed.
+    if _root_cause(error) is None and not (error.extensions or {}).get("code"):
         syntax = isinstance(error, GraphQLSyntaxError)
         code = "GRAPHQL_PARSE_FAILED" if syntax else "GRAPHQL_VALIDATION_FAILED"
         error.extensions = {**(error.extensions or {}), "code": code}

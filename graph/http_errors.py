@@ -14,9 +14,10 @@ import logging
 
 from python_multipart.multipart import parse_options_header
 from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from graph.body_limits import refuse
+from graph.body_limits import BodyRefused, refuse
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +44,13 @@ class TypedHttpErrors:
             receive = _ObjectBody(receive).receive
         try:
             await self._app(scope, receive, answer.send)
+        except BodyRefused:
+            raise  # answered by BodyLimits, in front of every route
         except _NotAnObject:
             await answer.refuse(400, BAD_REQUEST, "The request body must be a JSON object.")
+        except HTTPException as e:
+            # Starlette's own refusals (e.g. a malformed multipart body) that no handler answers here.
+            await answer.refuse(e.status_code, _code(e.status_code), e.detail)
         except RecursionError:
             await answer.refuse(400, BAD_REQUEST, "The request nests JSON too deeply.")
         except Exception:
@@ -71,10 +77,9 @@ class _Answer:
         elif message["type"] == "http.response.body" and self._plain_error is not None:
             self._text += message.get("body", b"")
             if not message.get("more_body", False):
-                status = self._plain_error
-                code = CODES_BY_STATUS.get(status, BAD_REQUEST if status < 500 else "INTERNAL")
+                status, text = self._plain_error, self._text.decode(errors="replace")
                 # Strawberry read the whole body: the connection may serve the next request.
-                await refuse(self._send, status, code, self._text.decode(errors="replace"), close=False)
+                await refuse(self._send, status, _code(status), text, close=False)
             return
         await self._send(message)
 
@@ -83,6 +88,10 @@ class _Answer:
             # Too late to answer: the connection ends without a complete response.
             raise RuntimeError(f"{code} after the response started")
         await refuse(self._send, status, code, message)
+
+
+def _code(status: int) -> str:
+    return CODES_BY_STATUS.get(status, BAD_REQUEST if status < 500 else "INTERNAL")
 
 
 class _ObjectBody:
