@@ -2,15 +2,15 @@
 
 Whatever a model writes renders. The text is normalised first: control characters and invisible
 format marks (zero-width spaces, bidi controls) go, unusual spaces and line separators become
-plain ones, lone surrogates become U+FFFD. It is then read line by line into headings,
-paragraphs, bullets (indented by depth), code blocks, table rows and rules. Inline Markdown goes
-through markdown-it's CommonMark parser, whose tokens are always well nested, and is written as
-reportlab's mini-markup with every piece of text escaped; a tag is closed only when it is the
-innermost one open, so reportlab never sees overlapping or unbalanced tags (`**a _b** c_` keeps
-its stray `_` as text). Markup in model output (an `<img src=...>`, a Markdown image) is dropped
-or stays text, and never becomes a fetch. Links are printed as "text (url)". Fonts are the
-Bitstream Vera faces reportlab ships, so any Latin script renders without system fonts; other
-scripts show the font's missing-glyph box rather than fail.
+plain ones, lone surrogates and U+FFFE/U+FFFF become U+FFFD. It is then read line by line into
+headings, paragraphs, bullets (indented by depth), code blocks, table rows and rules. Inline
+Markdown goes through markdown-it's CommonMark parser, whose tokens are always well nested, and
+is written as reportlab's mini-markup with every piece of text escaped; a tag is closed only
+when it is the innermost one open, so reportlab never sees overlapping or unbalanced tags
+(`**a _b** c_` keeps its stray `_` as text). Markup in model output (an `<img src=...>`, a
+Markdown image) is dropped or stays text, and never becomes a fetch. Links are printed as
+"text (url)". Fonts are the Bitstream Vera faces reportlab ships, so any Latin script renders
+without system fonts; other scripts show the font's missing-glyph box rather than fail.
 """
 
 from __future__ import annotations
@@ -51,11 +51,13 @@ _TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
 _TABLE_RULE = re.compile(r"^\s*\|?\s*:?-+:?\s*(?:\|\s*:?-+:?\s*)*\|?\s*$")
 _QUOTE = re.compile(r"^ {0,3}(?:>\s?)+")
 _MAX_DEPTH = 4  # list levels shown as indents; deeper ones stay at the last
+_PIECE_CHARS = 2000  # of markup in one reportlab paragraph (see _Markup)
 
 # CommonMark inline rules (emphasis, code, links, images, autolinks, escapes, entities, inline
 # HTML) and ~~strikethrough~~; HTML tokens are dropped below, their text kept.
 _MARKDOWN = MarkdownIt("commonmark").enable("strikethrough")
 _TAGS = {"strong": "b", "em": "i", "s": "strike"}
+_HIDING = re.compile(r"<(/?)(?:script|style)\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -93,11 +95,11 @@ class _Story:
 
     def flush(self) -> None:
         if self.paragraph:
-            self.flowables.append(_paragraph(_inline(" ".join(self.paragraph)), "body"))
+            self.flowables += _paragraphs(inline_markup(" ".join(self.paragraph)), "body")
             self.paragraph.clear()
         if self.bullets:
             items = [
-                ListItem(_paragraph(_inline(text), "body"), leftIndent=12 + 12 * depth)
+                ListItem(_paragraphs(inline_markup(text), "body"), leftIndent=12 + 12 * depth)
                 for depth, text in self.bullets
             ]
             self.flowables.append(
@@ -108,7 +110,10 @@ class _Story:
     def line(self, line: str) -> None:
         if self.code is not None:
             if _FENCE.match(line):
-                self.flowables.append(_paragraph("<br/>".join(_code(c) for c in self.code) or " ", "code"))
+                # A paragraph per line: one paragraph of thousands of lines costs quadratic time
+                # as reportlab splits it page by page.
+                self.flowables += _paragraphs([_code(c) for c in self.code], "code")
+                self.flowables.append(Spacer(1, 4))
                 self.code = None
             else:
                 self.code.append(line)
@@ -125,11 +130,11 @@ class _Story:
             )
         elif heading:
             level = min(len(heading.group(1)), 3)
-            self.flowables.append(_paragraph(_inline(heading.group(2)), f"h{level}"))
+            self.flowables += _paragraphs(inline_markup(heading.group(2)), f"h{level}")
         elif _TABLE_ROW.match(line):
             if not _TABLE_RULE.match(line):
                 cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
-                self.flowables.append(_paragraph(_inline("  |  ".join(cells)), "body"))
+                self.flowables += _paragraphs(inline_markup("  |  ".join(cells)), "body")
         elif bullet:
             if self.paragraph:
                 self.flush()
@@ -155,39 +160,83 @@ def _story(markdown: str) -> list[Flowable]:
     return story.end()
 
 
-def _inline(text: str) -> str:
-    """Markdown inline markup as reportlab's mini-markup: text escaped, tags always balanced."""
-    out: list[str] = []
-    open_tags: list[str] = []
-    _write(_MARKDOWN.parseInline(text)[0].children or [], out, open_tags)
-    out.extend(f"</{tag}>" for tag in reversed(open_tags))
-    return "".join(out)
+def inline_markup(text: str) -> list[str]:
+    """Markdown inline markup as reportlab's mini-markup, in pieces of about `_PIECE_CHARS`."""
+    markup = _Markup()
+    markup.write(_MARKDOWN.parseInline(text)[0].children or [])
+    return markup.finish()
 
 
-def _write(tokens: list[Token], out: list[str], open_tags: list[str]) -> None:
-    links: list[tuple[str, int]] = []  # each open link's href and where its text starts in `out`
-    for token in tokens:
-        kind, _, edge = token.type.rpartition("_")
-        if token.type == "text":
-            out.append(escape(token.content))
-        elif token.type in ("softbreak", "hardbreak"):
-            out.append(" ")
-        elif token.type == "code_inline":
-            out.append(f'<font face="Courier">{escape(token.content)}</font>')
-        elif token.type == "image":  # its alt text only: nothing is fetched
-            _write(token.children or [], out, open_tags)
-        elif kind in _TAGS and edge == "open":
-            open_tags.append(_TAGS[kind])
-            out.append(f"<{_TAGS[kind]}>")
-        elif kind in _TAGS and edge == "close" and open_tags and open_tags[-1] == _TAGS[kind]:
-            out.append(f"</{open_tags.pop()}>")
-        elif token.type == "link_open":
-            links.append((str(token.attrs.get("href", "")), len(out)))
-        elif token.type == "link_close" and links:
-            href, start = links.pop()
-            shown, url = "".join(out[start:]), escape(_MARKDOWN.normalizeLinkText(href))
+class _Markup:
+    """Text escaped; a tag closed only when it is the innermost one open; cut between tokens into
+    pieces (each closes the tags open at its end and reopens them at its start), because reportlab
+    re-wraps a paragraph's whole remainder for every page it splits off: quadratic in its length."""
+
+    def __init__(self) -> None:
+        self.pieces: list[str] = []
+        self.out: list[str] = []
+        self.size = 0
+        self.open_tags: list[str] = []
+        self.links: list[tuple[str, int]] = []  # each open link's href and where its text starts in `out`
+        self.hidden = 0  # inside <script> or <style>: text not shown
+
+    def write(self, tokens: list[Token]) -> None:
+        for token in tokens:
+            if token.type == "html_inline":
+                self._html(token.content)
+            elif self.hidden:
+                continue
+            elif token.type == "image":  # its alt text only: nothing is fetched
+                self.write(token.children or [])
+            elif token.type in ("link_open", "link_close"):
+                self._link(token)
+            elif token.type.rpartition("_")[0] in _TAGS:
+                self._tag(token.type)
+            elif token.type == "text":
+                self._add(escape(token.content))
+            elif token.type == "code_inline":
+                self._add(f'<font face="Courier">{escape(token.content)}</font>')
+            elif token.type in ("softbreak", "hardbreak"):
+                self._add(" ")
+
+    def _html(self, html: str) -> None:
+        """Inline HTML is dropped, and a script's or a style's text with it."""
+        hiding = _HIDING.match(html)
+        if hiding:
+            self.hidden = max(0, self.hidden + (-1 if hiding.group(1) else 1))
+
+    def _tag(self, token_type: str) -> None:
+        kind, _, edge = token_type.rpartition("_")
+        tag = _TAGS[kind]
+        if edge == "open":
+            self._add(f"<{tag}>")
+            self.open_tags.append(tag)
+        elif self.open_tags and self.open_tags[-1] == tag:
+            self.out.append(f"</{self.open_tags.pop()}>")
+            self.size += 3 + len(tag)
+
+    def _link(self, token: Token) -> None:
+        if token.type == "link_open":
+            self.links.append((str(token.attrs.get("href", "")), len(self.out)))
+        elif self.links:
+            href, start = self.links.pop()
+            shown, url = "".join(self.out[start:]), escape(_MARKDOWN.normalizeLinkText(href))
             if not (shown and url.endswith(shown)):  # an autolink (<https://...>) shows its url once
-                out.append(f" ({url})")
+                self._add(f" ({url})")
+
+    def finish(self) -> list[str]:
+        return [*self.pieces, self._closed()]
+
+    def _add(self, markup: str) -> None:
+        if self.size >= _PIECE_CHARS:
+            self.pieces.append(self._closed())
+            self.out, self.size = [f"<{tag}>" for tag in self.open_tags], 0
+            self.links = [(href, 0) for href, _ in self.links]
+        self.out.append(markup)
+        self.size += len(markup)
+
+    def _closed(self) -> str:
+        return "".join(self.out) + "".join(f"</{tag}>" for tag in reversed(self.open_tags))
 
 
 _SPECIAL = re.compile(r"[^\x20-\x7e\n]")
@@ -206,7 +255,7 @@ def _normal_char(char: str) -> str:
     if char == "\t":
         return "    "
     category = unicodedata.category(char)
-    if category == "Cs":
+    if category == "Cs" or char in "\ufffe\uffff":  # not characters: XML refuses them too
         return "\ufffd"
     if category in ("Cc", "Cf"):
         return ""
@@ -221,8 +270,8 @@ def _code(line: str) -> str:
     return "&nbsp;" * (len(line) - len(stripped)) + escape(stripped)
 
 
-def _paragraph(markup: str, style: str) -> Paragraph:
-    return Paragraph(markup, STYLES[style])
+def _paragraphs(pieces: list[str], style: str) -> list[Flowable]:
+    return [Paragraph(markup, STYLES[style]) for markup in pieces]
 
 
 def _register_fonts() -> None:
@@ -253,5 +302,5 @@ STYLES = {
     "h2": _style("h2", 12.5, "CV-Bold", before=8, after=3),
     "h3": _style("h3", 11, "CV-Bold", before=5, after=2),
     "body": _style("body", 9.8),
-    "code": _style("code", 8.5, "Courier", before=2, after=4),
+    "code": _style("code", 8.5, "Courier", after=0),
 }
