@@ -10,6 +10,7 @@ import pytest
 from pypdf import PdfReader
 
 from devstack.redis_server import free_port
+from jobs.documents.render import render_pdf
 from tests.samples import CV
 from tests.support.auth import authorization
 from tests.support.documents import text_pdf
@@ -175,3 +176,51 @@ async def test_deleting_a_job_deletes_what_only_it_refers_to(offline_stack, redi
     made = await everything(offline_stack)
     await execute(offline_stack.http, DELETE_JOB, {"id": made["job"]})
     assert await redis.exists(f"{p}:response:{made['response']}")
+
+
+def _pdf_text(markdown: str) -> str:
+    rendered = render_pdf(markdown)
+    assert rendered.content.startswith(b"%PDF-")
+    reader = PdfReader(io.BytesIO(rendered.content))
+    assert len(reader.pages) == rendered.pages >= 1
+    return "\n".join(page.extract_text() for page in reader.pages)
+
+
+@pytest.mark.parametrize(
+    ("markdown", "shown"),
+    [
+        ("**a _b** c_ and *x **y* z**", ["a _b c_ and x y z"]),
+        ("**bold and *it and __x `open", ["bold and *it and __x `open"]),
+        ("- one\n  - two\n    - three\n          - deep\n1. first\n2) second", ["one", "deep", "second"]),
+        ("```py\nif a < b and c & d:\n    return '<b>'\n```\n~~~\nopen", ["if a < b and c & d:", "open"]),
+        ("| Skill | Years |\n|---|---:|\n| **Python** | 7 |", ["Skill | Years", "Python | 7"]),
+        ("<div>Hello <b>there</b></div><script>alert(1)</script><font face='x'>", ["Hello there"]),
+        ("See [site](http://a.b/c?d=1&e=<f>) or <https://x.y/z>", ["site (http://a.b/c?d=1&e=<f>) or https://x.y/z"]),
+        ("a\x00b\x07c\u200bd\u200ee\ufefff\u202eg\x1bh\ud800", ["abcdefgh"]),
+        ("Jane\u2028Doe\tLeeds\u00a0UK", ["Jane Doe Leeds"]),
+        ("# \u05e9\u05dc\u05d5\u05dd **\u05e2\u05d5\u05dc\u05dd**\n\n\u0645\u0631\u062d\u0628\u0627", []),
+    ],
+    ids=["overlap", "unbalanced", "nested", "fences", "table", "html", "links", "controls", "spaces", "rtl"],
+)
+def test_what_models_write_renders_sensibly(markdown, shown):
+    text = _pdf_text(markdown)
+    for expected in shown:
+        assert expected in text, text
+    assert "alert" not in text and "---" not in text
+
+
+def test_words_too_long_for_a_line_are_broken_and_thousands_of_lines_paginate():
+    url = "https://example.com/" + "a" * 3000
+    text = _pdf_text(f"Portfolio: {url}\n\n" + "\n".join(f"- line {i} *of* many" for i in range(3000)))
+    assert "Portfolio:" in text and "line 2999 of many" in text
+    assert render_pdf("x" * 50_000).pages > 1
+
+
+async def test_overlapping_emphasis_from_a_model_renders(ai_stack, fake_openai: FakeOpenAI):
+    marker = fake_openai.script("overlap", Stream("# Jane Doe\n\n- **Led _billing** at Acme_\n"))
+    job = await improve_cv(ai_stack.http, f"{CV}\n{marker}")
+    assert (await stream_of(ai_stack.ws, job["id"]))[-1]["state"] == "SUCCEEDED"
+    events, pdf = await render(ai_stack, (await job_response(ai_stack.http, job["id"]))["id"])
+    assert events[-1]["state"] == "SUCCEEDED", events[-1]
+    content = (await _download(ai_stack, pdf["url"])).content
+    assert "Led _billing at Acme_" in PdfReader(io.BytesIO(content)).pages[0].extract_text()
