@@ -19,8 +19,9 @@ from graph.cv_types import Resume
 from graph.launch import start_job
 from graph.types import Job, job_from_record
 from jobs import questionnaires
+from jobs.documents import storage
 from jobs.documents.sniff import detect_format
-from jobs.errors import InvalidInput
+from jobs.errors import InvalidInput, RateLimited, TooBusy
 from jobs.names import JobKind
 from jobs.plans import Scope
 from jobs.questionnaires import Questionnaire, ResumeState
@@ -98,12 +99,18 @@ class ResumeMutation:
             await services.cv.attach_resume(questionnaire, replace(resume, job_id=record.id), content)
             stored.append(replace(resume, job_id=record.id))
 
-        # Its bytes count against the STORAGE quota from before they are stored until they are
-        # deleted; if the job never gets going they go again at once.
-        await services.cv.reserve_storage(user.id, user.plan, len(content), questionnaire.resume_id)
+        # Its bytes count against the STORAGE quota from the job's creation (charged with it, or
+        # refused with nothing charged) until they are deleted; if the job is created but never
+        # gets going, they go again at once.
+        size, replacing = len(content), questionnaire.resume_id
+        stored_bytes = storage.charge(services.keys, user.id, user.plan, size, replacing)
         job_input = {"resume_id": resume.id, "questionnaire_id": questionnaire.id}
         try:
-            record = await start_job(services, JobKind.EXTRACT_RESUME, user, job_input, Scope.UPLOADS, attach)
+            record = await start_job(
+                services, JobKind.EXTRACT_RESUME, user, job_input, Scope.UPLOADS, attach, [stored_bytes]
+            )
+        except (RateLimited, TooBusy):
+            raise  # refused by the creating script: nothing was charged
         except BaseException:
             if stored:
                 await services.cv.drop_resume_file(user.id, resume.id)

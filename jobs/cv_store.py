@@ -18,7 +18,6 @@ from jobs.errors import NotFound
 from jobs.events import as_bytes, as_text
 from jobs.names import Keys
 from jobs.outputs import AIResponse, PdfFile
-from jobs.plans import Plan
 from jobs.questionnaires import (
     Questionnaire,
     QuestionnaireFields,
@@ -101,15 +100,6 @@ class CvStore:
         found = [k for r in response_ids for k in (keys.response(r), keys.response_pdfs(r))]
         found += [k for p in pdf_ids for k in (keys.pdf(p), keys.pdf_file(p))]
         return found + [keys.analysis(a) for a in analysis_ids]
-
-    async def reserve_storage(self, owner: str, plan: Plan, size: int, replacing: str | None) -> None:
-        """Count `size` bytes against the owner's STORAGE quota before they are stored, the upload
-        `replacing` (whose bytes go when these are stored) counted as gone; raises RateLimited."""
-        keys = self._keys
-        replaced = keys.resume_file(replacing) if replacing else keys.resume_file("-")
-        counter = storage.counter_key(keys, owner)
-        reply = await self._redis.eval(storage.RESERVE_LUA, 2, counter, replaced, size, storage.limit(plan))
-        storage.reserved(plan, size, reply)
 
     async def release_storage(self, owner: str, size: int) -> None:
         """Give back a reservation whose file was never stored."""

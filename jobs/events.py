@@ -54,7 +54,9 @@ if cur == '' then
   end
   for i, c in ipairs(spec.charges) do
     local used = tonumber(redis.call('GET', c[1]) or '0')
-    if used + c[3] > c[2] then return {0, 'QUOTA', cur, i, used} end
+    local credit = 0
+    if c[5] ~= cjson.null then credit = redis.call('STRLEN', c[5]) end
+    if used - credit + c[3] > c[2] then return {0, 'QUOTA', cur, i, used} end
   end
   if spec.active_key ~= cjson.null then
     redis.call('SADD', spec.active_key, spec.job_id)
@@ -241,7 +243,7 @@ def prepare_emit(
         "refund": change.refund,
         "job_prefix": keys.job(""),
         "writes": [[w.command, w.key, len(w.args), w.only_if_exists] for w in commands] or [],
-        "charges": [[c.key, c.limit, c.amount, c.expire_at] for c in change.charges] or [],
+        "charges": [[c.key, c.limit, c.amount, c.expire_at, c.credit_key] for c in change.charges] or [],
     }
     values = [arg for w in commands for arg in w.args]
     return keys.job_keys(job_id), [keys.job_channel(job_id), json.dumps(spec), keys.user_channel(""), *values]

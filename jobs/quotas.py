@@ -7,8 +7,10 @@ day after their window ends: they are bookkeeping, not the user's data.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 from jobs.errors import RateLimited
 from jobs.names import Keys
@@ -60,21 +62,21 @@ def window(keys: Keys, scope: Scope, user: str, plan: Plan, now: datetime) -> Wi
 @dataclass(frozen=True)
 class Charge:
     """`amount` units on the counter `key`, refused past `limit`; charged by the script that
-    creates a job (jobs/events.py), together with the job's other charges or not at all."""
+    creates a job (jobs/events.py), together with the job's other charges or not at all. The
+    bytes of `credit_key`, when given, count as already given back (an upload's file that the new
+    one replaces)."""
 
     key: str
     limit: int
     amount: int
     expire_at: int | None
-    window: Window  # what a refusal reports
-
-    def refusal(self, used: int) -> RateLimited:
-        return rate_limited(self.window, used)
+    refusal: Callable[[int], RateLimited]  # the error to raise, given the units already used
+    credit_key: str | None = None
 
 
 def unit_of(w: Window) -> Charge:
     """One unit of a windowed quota; the counter outlives its window by a day."""
-    return Charge(w.key, w.limit, 1, int(w.reset_at.timestamp()) + 86_400, w)
+    return Charge(w.key, w.limit, 1, int(w.reset_at.timestamp()) + 86_400, partial(rate_limited, w))
 
 
 class QuotaRefused(Exception):

@@ -1,8 +1,9 @@
 """Stored bytes of uploaded CVs, counted per user against the plan's STORAGE quota.
 
 The counter (the key of the STORAGE quota's only window, so `rateLimitStatus` reads it like any
-other) holds the bytes of the user's upload files that exist. An upload reserves its size before
-it is stored, counting as already given back the file it replaces; every deletion of a file
+other) holds the bytes of the user's upload files that exist. An upload's size is charged by the
+script that creates its job (a refused upload touches no counter), counting as already given
+back the file it replaces; every deletion of a file
 goes through DROP_LUA, which gives back the bytes of what it deleted and nothing if the file
 was already gone, so a file deleted twice (a failed extraction racing a newer upload, say) is
 given back once.
@@ -10,17 +11,12 @@ given back once.
 
 from __future__ import annotations
 
+from functools import partial
+
 from jobs.errors import RateLimited
 from jobs.names import Keys
 from jobs.plans import FOREVER_WINDOW, QUOTAS, Plan, Scope, upgrade_hint
-
-# KEYS: counter, the file this upload replaces (may not exist). ARGV: bytes, limit.
-RESERVE_LUA = """
-local used = tonumber(redis.call('GET', KEYS[1]) or '0')
-local size = tonumber(ARGV[1])
-if used - redis.call('STRLEN', KEYS[2]) + size > tonumber(ARGV[2]) then return {0, used} end
-return {1, redis.call('INCRBY', KEYS[1], size)}
-"""
+from jobs.quotas import Charge
 
 # KEYS: counter. ARGV: bytes reserved for a file that was then not stored.
 RELEASE_LUA = """
@@ -45,13 +41,22 @@ def limit(plan: Plan) -> int:
     return QUOTAS[Scope.STORAGE].limits[plan]
 
 
-def reserved(plan: Plan, size: int, reply: list[int]) -> None:
-    """Raises RateLimited (scope STORAGE) when RESERVE_LUA refused the reservation."""
-    accepted, used = int(reply[0]), int(reply[1])
-    if accepted:
-        return
+def charge(keys: Keys, owner: str, plan: Plan, size: int, replacing: str | None) -> Charge:
+    """The upload's bytes, charged by the script that creates its EXTRACT_RESUME job; the file of
+    the upload `replacing` (deleted when this one is stored) counts as already given back."""
+    return Charge(
+        key=counter_key(keys, owner),
+        limit=limit(plan),
+        amount=size,
+        expire_at=None,
+        refusal=partial(_refusal, plan, size),
+        credit_key=keys.resume_file(replacing) if replacing else None,
+    )
+
+
+def _refusal(plan: Plan, size: int, used: int) -> RateLimited:
     cap = limit(plan)
-    raise RateLimited(
+    return RateLimited(
         f"the {plan.value} plan stores up to {cap} bytes of uploaded CVs; {used} are in use and this "
         f"file has {size}: delete a questionnaire you no longer need, or upgrade",
         scope=Scope.STORAGE.value,
