@@ -115,6 +115,9 @@ class Settings(BaseSettings):
     # How often each worker looks for jobs whose lease lapsed (their runner is gone, their task
     # may be too) and sends their task again.
     job_sweep_interval_seconds: float = Field(default=5.0, gt=0)
+    # A job still QUEUED this long after it was created (or last swept) gets its task sent again:
+    # its message may have been lost with Redis's last second of AOF.
+    job_queued_grace_seconds: float = Field(default=600.0, gt=0)
 
     api_host: str = "127.0.0.1"
     api_port: int = 8000

@@ -62,6 +62,12 @@ if cur == '' then
     redis.call('SADD', spec.active_key, spec.job_id)
     redis.call('HSET', rec, 'active_key', spec.active_key)
   end
+  if spec.queued_grace_ms ~= cjson.null then
+    -- The sweeper's index (jobs/sweeper.py): a task lost before any worker took it is sent again.
+    local t = redis.call('TIME')
+    local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+    redis.call('ZADD', spec.leases_key, now + spec.queued_grace_ms, spec.job_id)
+  end
   for _, c in ipairs(spec.charges) do
     redis.call('INCRBY', c[1], c[3])
     if c[4] ~= cjson.null then redis.call('EXPIREAT', c[1], c[4]) end
@@ -189,6 +195,8 @@ class Change:
     active_limit: int | None = None
     # On creation: the quota counters to charge, all or none (jobs/quotas.py).
     charges: Sequence[Charge] = ()
+    # On creation: how long the job may stay QUEUED before the sweeper sends its task again.
+    queued_grace_ms: int | None = None
     refund: bool = False  # give the quota unit back (a failure on our side)
     writes: Writes | None = None  # outputs stored in the same step (jobs/outcome.py)
 
@@ -244,6 +252,8 @@ def prepare_emit(
         "job_prefix": keys.job(""),
         "writes": [[w.command, w.key, len(w.args), w.only_if_exists] for w in commands] or [],
         "charges": [[c.key, c.limit, c.amount, c.expire_at, c.credit_key] for c in change.charges] or [],
+        "queued_grace_ms": change.queued_grace_ms,
+        "leases_key": keys.leases,
     }
     values = [arg for w in commands for arg in w.args]
     return keys.job_keys(job_id), [keys.job_channel(job_id), json.dumps(spec), keys.user_channel(""), *values]

@@ -50,15 +50,11 @@ class LeaseHeld(Exception):
         self.seconds = seconds
 
 
-def leases_key(keys: Keys) -> str:
-    return f"{keys.prefix}:leases"
-
-
 class Lease:
     def __init__(self, redis: Redis, keys: Keys, job_id: str, seconds: float) -> None:
         self._redis = redis
         self._record = keys.job(job_id)
-        self._index = leases_key(keys)
+        self._index = keys.leases
         self._job_id = job_id
         self.seconds = seconds
         self._renew = redis.register_script(RENEW_LUA)

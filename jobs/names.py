@@ -9,6 +9,7 @@ Key layout (`<p>` is `Settings.key_prefix`):
     <p>:user-events:<u>   channel every event of the user's jobs (myJobUpdates)
     <p>:user:<u>:active   set    the user's jobs not yet finished (the concurrency cap)
     <p>:user:<u>:sockets  zset   the user's open WebSockets, scored by when they lapse
+    <p>:leases            zset   unfinished jobs, scored by when their lease (or queueing) lapses
     <p>:quota:<s>:<u>:<w> string units of scope s used by user u in window w
     <p>:q:<id>            hash   a questionnaire (the job a user targets)
     <p>:user:<u>:qs       zset   the user's questionnaires, newest first (see QuestionnaireKey)
@@ -149,6 +150,11 @@ class Keys:
 
     def pdf_file(self, pdf_id: str) -> str:
         return f"{self.prefix}:pdf:{pdf_id}:file"
+
+    @property
+    def leases(self) -> str:
+        """Unfinished jobs scored by when someone must look at them again (jobs/sweeper.py)."""
+        return f"{self.prefix}:leases"
 
     @property
     def channel_prefix(self) -> str:

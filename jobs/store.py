@@ -44,9 +44,18 @@ class Replay:
 
 
 class JobStore:
-    def __init__(self, redis: Redis, keys: Keys, log_max: int, read_patience: float = 0.0) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        keys: Keys,
+        log_max: int,
+        read_patience: float = 0.0,
+        queued_grace: float | None = None,
+    ) -> None:
         """`read_patience`: how long `replay` keeps trying while Redis is away (a restart), so a
-        stream re-reading its log rides out an outage its listener rides out too."""
+        stream re-reading its log rides out an outage its listener rides out too. `queued_grace`:
+        how long a new job may stay QUEUED before the workers' sweeper sends its task again."""
+        self._queued_grace_ms = None if queued_grace is None else int(queued_grace * 1000)
         self._redis = redis
         self._keys = keys
         self._log_max = log_max
@@ -88,6 +97,7 @@ class JobStore:
                 active_key=self._keys.user_active_jobs(owner) if active_limit is not None else None,
                 active_limit=active_limit,
                 charges=charges,
+                queued_grace_ms=self._queued_grace_ms,
             ),
         )
         return await self.get(job_id)

@@ -7,6 +7,11 @@ script claims each lapsed job for one lease length in the same atomic step that 
 several workers (or several sweeps) send it once. The task that arrives takes the job over as a
 redelivery (`JobRun.start`), or finds it finished and does nothing; a job whose task was only
 late is therefore safe to sweep too.
+
+A job is in the index from its creation, with a grace for queueing: a job still QUEUED after it
+(its message lost with the last second of an AOF, say) gets its task sent again, and again after
+each further grace while it waits. A copy that finds the job running under a live lease waits
+(`JobRun.start`), so a backlog longer than the grace costs duplicate messages, never double work.
 """
 
 from __future__ import annotations
@@ -18,13 +23,13 @@ from celery import Celery
 from redis import Redis
 from redis.exceptions import RedisError
 
-from jobs.lease import leases_key
 from jobs.names import TASK_NAMES, JobKind, Keys
 from settings import Settings
 
 log = logging.getLogger(__name__)
 
-# Lapsed leases of unfinished jobs (claimed for ARGV[2] ms); finished or deleted jobs leave the set.
+# Lapsed leases of unfinished jobs, claimed for ARGV[2] ms (a job still QUEUED: for ARGV[3] ms, its
+# queueing grace again); finished or deleted jobs leave the set.
 SWEEP_LUA = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -32,8 +37,10 @@ local lapsed = {}
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, 100)) do
   local rec = ARGV[1] .. id
   local state = redis.call('HGET', rec, 'state')
-  if state == 'RUNNING' or state == 'RETRYING' then
-    redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), id)
+  if state == 'RUNNING' or state == 'RETRYING' or state == 'QUEUED' then
+    local claim = tonumber(ARGV[2])
+    if state == 'QUEUED' then claim = tonumber(ARGV[3]) end
+    redis.call('ZADD', KEYS[1], now + claim, id)
     table.insert(lapsed, id)
     table.insert(lapsed, redis.call('HGET', rec, 'kind'))
   else
@@ -50,6 +57,7 @@ class Sweeper:
         self._keys = Keys(settings.key_prefix)
         self._interval = settings.job_sweep_interval_seconds
         self._claim_ms = int(settings.job_lease_seconds * 1000)
+        self._queued_ms = int(settings.job_queued_grace_seconds * 1000)
         self._script = redis.register_script(SWEEP_LUA)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="job-sweeper", daemon=True)
@@ -62,7 +70,8 @@ class Sweeper:
 
     def sweep(self) -> list[str]:
         """Send the task of every job whose lease lapsed; their ids."""
-        found = self._script(keys=[leases_key(self._keys)], args=[self._keys.job(""), self._claim_ms])
+        args: list[str | int] = [self._keys.job(""), self._claim_ms, self._queued_ms]
+        found = self._script(keys=[self._keys.leases], args=args)
         ids = [x.decode() for x in found[::2]]
         for job_id, kind in zip(ids, found[1::2], strict=True):
             log.warning("job %s: its runner stopped renewing its lease; sending its task again", job_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import ai_env, start_stack
+from tests.conftest import ai_env, stack_env, start_stack
 from tests.samples import CV
 from tests.support.fake_openai import Stream
 from tests.support.gql import (
@@ -17,6 +17,7 @@ from tests.support.gql import (
     stream_of,
     subscribe,
 )
+from tests.support.processes import start_api, start_worker
 
 TEXT = "A line of the rewritten CV.\n" * 50
 
@@ -33,6 +34,7 @@ async def test_a_job_whose_worker_is_killed_is_redelivered_and_succeeds_once(
         **ai_env(fake_openai),
         BROKER_VISIBILITY_TIMEOUT="4",
         BROKER_RESTORE_INTERVAL="1",
+        JOB_LEASE_SECONDS="2",  # the killed run's lease lapses soon, so the copy may take over
     )
     try:
         first_try = Stream(TEXT, chunk=20, pause_after=5)
@@ -83,3 +85,28 @@ async def test_cancelling_a_finished_job_is_a_clear_error(offline_stack):
         await cancel_job(offline_stack.http, job["id"])
     assert error.value.codes == ["JOB_FINISHED"]
     assert (await get_job(offline_stack.http, job["id"]))["state"] == "SUCCEEDED"
+
+
+async def test_a_job_whose_task_was_lost_before_any_worker_took_it_is_sent_again(
+    redis_server, workdir, redis
+):
+    # The API enqueues with no worker running; then the queue loses the message (as Redis loses
+    # its last second of AOF in a crash). The record still says QUEUED, and the workers' sweeper
+    # sends its task again once the queueing grace has passed.
+    env = {**stack_env(redis_server.url, "t-lost-task"), "JOB_QUEUED_GRACE_SECONDS": "1"}
+    api = await start_api("t-lost-task-api", env, workdir)
+    worker = None
+    try:
+        job = await improve_cv(api.http_url, CV)
+        queue = "t-lost-task:celery:t-lost-task.jobs"
+        assert await redis.llen(queue) == 1
+        await redis.delete(queue)
+        worker = start_worker("t-lost-task-worker", {**env, "JOB_SWEEP_INTERVAL_SECONDS": "0.2"}, workdir)
+        events = await stream_of(api.ws_url, job["id"], after_seq=0)
+        assert_contiguous(events, first=1)
+        assert [e["type"] for e in events].count("STARTED") == 1
+        assert events[-1]["state"] == "SUCCEEDED"
+    finally:
+        await api.proc.stop()
+        if worker is not None:
+            await worker.stop()
