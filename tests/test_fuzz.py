@@ -129,9 +129,7 @@ async def test_http_operations_get_json_and_typed_errors_only(target, redis):
             @fuzz_settings(HTTP_EXAMPLES)
             @given(operations(schema, documents(schema, target.known_ids), target.bearer))
             def answered_typed(operation: Operation) -> None:
-                assert_typed_http_answer(
-                    client.post(target.stack.http, json=operation.body(), headers=operation.headers())
-                )
+                assert_typed_http_answer(operation.send(client, target.stack.http))
 
             answered_typed()
 

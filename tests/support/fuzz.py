@@ -183,6 +183,8 @@ class Operation:
     variables: Any = None
     authorization: str | None = None
     operation_name: str | None = None
+    # GraphQL over HTTP allows GET for queries (and must refuse mutations): the same fields, in the URL.
+    get: bool = False
 
     def body(self) -> dict[str, Any]:
         body: dict[str, Any] = {"query": self.query}
@@ -194,6 +196,12 @@ class Operation:
 
     def headers(self) -> dict[str, str]:
         return {"Authorization": self.authorization} if self.authorization is not None else {}
+
+    def send(self, client: httpx.Client, url: str) -> httpx.Response:
+        if not self.get:
+            return client.post(url, json=self.body(), headers=self.headers())
+        params = {key: value if key == "query" else json.dumps(value) for key, value in self.body().items()}
+        return client.get(url, params=params, headers=self.headers())
 
 
 def authorizations(valid: str) -> st.SearchStrategy[str | None]:
@@ -222,7 +230,8 @@ def operations(
     if variables_of_any_shape and draw(st.integers(0, 9)) == 0:
         variables = draw(json_values())  # not an object: the body itself is malformed
     name = draw(st.none() | st.text(max_size=10)) if draw(st.integers(0, 9)) == 0 else None
-    return Operation(graphql.print_ast(document), variables, draw(authorizations(bearer)), name)
+    get = draw(st.integers(0, 4)) == 0
+    return Operation(graphql.print_ast(document), variables, draw(authorizations(bearer)), name, get)
 
 
 def assert_typed_http_answer(answer: httpx.Response) -> None:
