@@ -19,12 +19,13 @@ Two defences that Strawberry leaves to us once uploads are enabled:
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from graph.body_limits import refuse
 
 PREFLIGHT_HEADERS = ("apollo-require-preflight", "graphql-require-preflight", "x-apollo-operation-name")
 FIELDS_ALLOWANCE = 1024 * 1024  # for the operations and map fields, beyond the files themselves
@@ -52,16 +53,16 @@ class UploadGuard:
             return
         if not any(headers.get(h) for h in PREFLIGHT_HEADERS):
             message = "multipart requests must carry an Apollo-Require-Preflight header (CSRF defence)"
-            await _refuse(send, 400, "CSRF_PREVENTED", message)
+            await refuse(send, 400, "CSRF_PREVENTED", message, close=False)
             return
         if int(headers.get("content-length") or 0) > self._max_file + FIELDS_ALLOWANCE:
-            await _refuse(send, 413, "FILE_TOO_LARGE", self._too_large())
+            await refuse(send, 413, "FILE_TOO_LARGE", self._too_large(), close=False)
             return
         counter = _BodyBytes(options.get(b"boundary", b""), self._max_file, self._max_file + FIELDS_ALLOWANCE)
         try:
             await self._app(scope, counter.wrap(receive), send)
         except _Refused as refused:
-            await _refuse(send, refused.status, refused.code, refused.message)
+            await refuse(send, refused.status, refused.code, refused.message, close=False)
 
     def _too_large(self) -> str:
         return _files_limited(self._max_file)
@@ -136,10 +137,3 @@ class _BodyBytes:
                 f"a form field is limited to {FIELD_MAX_BYTES} bytes; send files as file parts, "
                 "with a filename",
             )
-
-
-async def _refuse(send: Send, status: int, code: str, message: str) -> None:
-    body = json.dumps({"data": None, "errors": [{"message": message, "extensions": {"code": code}}]}).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
