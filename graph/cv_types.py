@@ -104,7 +104,11 @@ class AIResponse:
     unverified_claims: list[Claim] = strawberry.field(
         description="What the rewrite states that the source CV does not: check before sending."
     )
-    truncated: bool = strawberry.field(description="The model's answer exceeded the stored size.")
+    truncated: bool = strawberry.field(
+        description="The rewrite may be incomplete: the model's output limit cut it short, its stream "
+        "ended without saying it was complete, or it exceeded the stored size (the job's final "
+        "message says which)."
+    )
     job_id: strawberry.ID
     questionnaire_id: strawberry.Private[str | None] = None
 
