@@ -19,10 +19,12 @@ from dataclasses import dataclass
 import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
-from hypothesis_graphql import mutations, queries
+from hypothesis import strategies as st
+from hypothesis_graphql import queries
 
 from devstack.redis_server import RedisServer
 from tests.conftest import Stack, start_stack
+from tests.samples import CV
 from tests.support import auth
 from tests.support.flows import everything
 from tests.support.fuzz import (
@@ -31,6 +33,7 @@ from tests.support.fuzz import (
     as_subscription,
     assert_typed_http_answer,
     documents,
+    improvements,
     live_schema,
     operations,
     subscription_schema,
@@ -42,7 +45,7 @@ from tests.support.fuzz_socket import (
     protocol_messages,
 )
 from tests.support.fuzz_upload import MultipartUpload, uploads
-from tests.support.gql import create_questionnaire, stream_of
+from tests.support.gql import create_questionnaire, improve_cv, stream_of
 from tests.support.processes import LOGS
 
 PREFIX = "t-fuzz"
@@ -62,9 +65,13 @@ class Target:
     stack: Stack
     bearer: str
     known_ids: list[str]
+    # Known too: its CV is extracted, so improvements may start from it.
+    questionnaire: str
     finished_job: str
     # Not among the known ids, so that no fuzzed deleteQuestionnaire takes it from the uploads.
     upload_questionnaire: str
+    # A questionnaire and a finished job for the fuzzed deletions to take.
+    spare_ids: list[str]
 
     @property
     def authorization(self) -> str:
@@ -80,7 +87,11 @@ async def target(redis_server: RedisServer, workdir) -> AsyncIterator[Target]:
     made = await everything(stack)
     known = [made["questionnaire"], made["resume"], made["job"], made["response"], made["analysis"]]
     for_uploads = (await create_questionnaire(stack.http))["id"]
-    yield Target(stack, auth.Caller.bearer, [*known, made["pdf"]["id"]], made["job"], for_uploads)
+    spare_job = (await improve_cv(stack.http, CV))["id"]
+    await stream_of(stack.ws, spare_job)
+    spares = [(await create_questionnaire(stack.http))["id"], spare_job]
+    known.append(made["pdf"]["id"])
+    yield Target(stack, auth.Caller.bearer, known, made["questionnaire"], made["job"], for_uploads, spares)
     await stack.stop()
 
 
@@ -127,7 +138,12 @@ async def test_http_operations_get_json_and_typed_errors_only(target, redis):
         with httpx.Client(timeout=30) as client:
 
             @fuzz_settings(HTTP_EXAMPLES)
-            @given(operations(schema, documents(schema, target.known_ids), target.bearer))
+            @given(
+                st.one_of(
+                    operations(schema, documents(schema, target.known_ids, target.spare_ids), target.bearer),
+                    improvements(target.questionnaire, target.bearer),
+                )
+            )
             def answered_typed(operation: Operation) -> None:
                 assert_typed_http_answer(operation.send(client, target.stack.http))
 
@@ -141,7 +157,7 @@ async def test_socket_operations_get_typed_messages_and_keep_the_socket(target, 
     """Subscriptions mostly; queries and mutations too, which graphql-transport-ws carries as well."""
     schema = await asyncio.to_thread(live_schema, target.stack.http, target.bearer)
     selections = documents(subscription_schema(schema), target.known_ids, kinds=[queries])
-    docs = selections.map(as_subscription) | documents(schema, target.known_ids, kinds=[queries, mutations])
+    docs = selections.map(as_subscription) | documents(schema, target.known_ids, target.spare_ids)
 
     def fuzz() -> None:
         # The protocol requires `variables` to be an object: other shapes are the next test's.

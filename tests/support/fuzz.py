@@ -19,6 +19,7 @@ import httpx
 from hypothesis import strategies as st
 from hypothesis_graphql import Mode, mutations, queries
 
+from tests.samples import CV
 from tests.support import auth
 
 INTROSPECTION = graphql.get_introspection_query(descriptions=False)
@@ -48,6 +49,14 @@ def json_values() -> st.SearchStrategy[Any]:
     )
 
 
+def texts() -> st.SearchStrategy[str]:
+    """Random text, and text that passes the input checks (so that jobs get made), at the lengths
+    where the limits are."""
+    cv_like = st.sampled_from([CV, "Backend Engineer", "Rewrite my CV for a fintech **_role_**, please."])
+    at_limits = st.sampled_from([10, 255, 256, 5_000, 5_001]).map(lambda length: "x" * length)
+    return st.one_of(st.text(max_size=40), cv_like, st.text(min_size=10, max_size=400), at_limits)
+
+
 def scalar_literals(known_ids: Sequence[str]) -> dict[str, st.SearchStrategy[graphql.ValueNode]]:
     """IDs that reach real records (the fuzzer's own) as well as random ones, so that mutations get
     past the id check; literals for the scalars hypothesis-graphql cannot make by itself."""
@@ -55,9 +64,13 @@ def scalar_literals(known_ids: Sequence[str]) -> dict[str, st.SearchStrategy[gra
     def string(values: st.SearchStrategy[str]) -> st.SearchStrategy[graphql.ValueNode]:
         return values.map(lambda value: graphql.StringValueNode(value=value))
 
-    ids = st.sampled_from(list(known_ids)) | st.uuids().map(str) | st.text(max_size=40)
+    ids = st.uuids().map(str) | st.text(max_size=40)
+    if known_ids:  # three times in five
+        known = st.sampled_from(list(known_ids))
+        ids = st.one_of(known, known, known, ids)
     return {
         "ID": string(ids),
+        "String": string(texts()),
         "Upload": st.just(graphql.NullValueNode()) | string(st.text(max_size=20)),
         "DateTime": string(st.text(max_size=30)),
     }
@@ -66,19 +79,31 @@ def scalar_literals(known_ids: Sequence[str]) -> dict[str, st.SearchStrategy[gra
 def documents(
     schema: graphql.GraphQLSchema,
     known_ids: Sequence[str],
+    spare_ids: Sequence[str] = (),
     kinds: Sequence[OperationKind] = (queries, mutations),
 ) -> st.SearchStrategy[graphql.DocumentNode]:
     """Valid operations (three in four) and operations with one violation of the schema
     (hypothesis-graphql's negative mode), as syntax trees so that their arguments can be lifted into
-    variables."""
+    variables. Mutations that delete get ids of records kept for them (`spare_ids`): the known ids
+    must live through the run, or every later operation would only meet NOT_FOUND."""
     literals = scalar_literals(known_ids)
-    return st.one_of(
-        [
-            kind(schema, custom_scalars=literals, print_ast=lambda tree: tree, mode=mode)
-            for kind in kinds
-            for mode in (Mode.POSITIVE, Mode.POSITIVE, Mode.POSITIVE, Mode.NEGATIVE)
+    modes = (Mode.POSITIVE, Mode.POSITIVE, Mode.POSITIVE, Mode.NEGATIVE)
+    strategies = []
+    for kind in kinds:
+        fields = None
+        if kind is mutations and schema.mutation_type is not None:
+            deleting = [name for name in schema.mutation_type.fields if name.startswith("delete")]
+            fields = [name for name in schema.mutation_type.fields if name not in deleting]
+            deletions = scalar_literals(spare_ids)
+            strategies.append(kind(schema, fields=deleting, custom_scalars=deletions, print_ast=_tree))
+        strategies += [
+            kind(schema, fields=fields, custom_scalars=literals, print_ast=_tree, mode=mode) for mode in modes
         ]
-    )
+    return st.one_of(strategies)
+
+
+def _tree(document: graphql.DocumentNode) -> graphql.DocumentNode:
+    return document
 
 
 def subscription_schema(schema: graphql.GraphQLSchema) -> graphql.GraphQLSchema:
@@ -232,6 +257,23 @@ def operations(
     name = draw(st.none() | st.text(max_size=10)) if draw(st.integers(0, 9)) == 0 else None
     get = draw(st.integers(0, 4)) == 0
     return Operation(graphql.print_ast(document), variables, draw(authorizations(bearer)), name, get)
+
+
+IMPROVE = "mutation($input: ImproveCvInput!) { improveCv(input: $input) { id kind state } }"
+
+
+def improvements(questionnaire_id: str, bearer: str) -> st.SearchStrategy[Operation]:
+    """improveCv with inputs that often pass its checks, so that jobs run on what the fuzzer wrote
+    (hypothesis-graphql rarely fills an input object's optional fields the way the checks want)."""
+    fields = {
+        "questionnaireId": st.just(questionnaire_id),
+        "cvText": texts(),
+        "position": texts(),
+        "jobDescription": texts(),
+        "prompt": texts(),
+    }
+    improve_input = st.fixed_dictionaries({}, optional=fields)
+    return improve_input.map(lambda value: Operation(IMPROVE, {"input": value}, f"Bearer {bearer}"))
 
 
 def assert_typed_http_answer(answer: httpx.Response) -> None:
