@@ -16,6 +16,7 @@ import os
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
+import graphql
 import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -51,10 +52,10 @@ from tests.support.processes import LOGS
 PREFIX = "t-fuzz"
 FUZZER = "fuzzer"
 LONG_RUN = int(os.environ.get("FUZZ_EXAMPLES", "0"))
-HTTP_EXAMPLES = LONG_RUN or 300
-SOCKET_EXAMPLES = LONG_RUN or 80
-UPLOAD_EXAMPLES = LONG_RUN or 60
-PROTOCOL_EXAMPLES = LONG_RUN or 80
+HTTP_EXAMPLES = LONG_RUN or 500
+SOCKET_EXAMPLES = LONG_RUN or 200
+UPLOAD_EXAMPLES = LONG_RUN or 100
+PROTOCOL_EXAMPLES = LONG_RUN or 300
 # The suite's per-test limit holds for the short run; a long one gets time in proportion.
 TIMEOUT = 120 + LONG_RUN // 2
 INTERNAL = "INTERNAL"
@@ -63,6 +64,8 @@ INTERNAL = "INTERNAL"
 @dataclass
 class Target:
     stack: Stack
+    # Introspected once, before the fuzz spends the user's hourly API calls (a long run does).
+    schema: graphql.GraphQLSchema
     bearer: str
     known_ids: list[str]
     # Known too: its CV is extracted, so improvements may start from it.
@@ -91,7 +94,9 @@ async def target(redis_server: RedisServer, workdir) -> AsyncIterator[Target]:
     await stream_of(stack.ws, spare_job)
     spares = [(await create_questionnaire(stack.http))["id"], spare_job]
     known.append(made["pdf"]["id"])
-    yield Target(stack, auth.Caller.bearer, known, made["questionnaire"], made["job"], for_uploads, spares)
+    schema = await asyncio.to_thread(live_schema, stack.http, auth.Caller.bearer)
+    bearer = auth.Caller.bearer
+    yield Target(stack, schema, bearer, known, made["questionnaire"], made["job"], for_uploads, spares)
     await stack.stop()
 
 
@@ -132,7 +137,7 @@ async def jobs_ended_internal(target: Target, redis) -> list[str]:
 
 @pytest.mark.timeout(TIMEOUT)
 async def test_http_operations_get_json_and_typed_errors_only(target, redis):
-    schema = await asyncio.to_thread(live_schema, target.stack.http, target.bearer)
+    schema = target.schema
 
     def fuzz() -> None:
         with httpx.Client(timeout=30) as client:
@@ -155,7 +160,7 @@ async def test_http_operations_get_json_and_typed_errors_only(target, redis):
 @pytest.mark.timeout(TIMEOUT)
 async def test_socket_operations_get_typed_messages_and_keep_the_socket(target, redis):
     """Subscriptions mostly; queries and mutations too, which graphql-transport-ws carries as well."""
-    schema = await asyncio.to_thread(live_schema, target.stack.http, target.bearer)
+    schema = target.schema
     selections = documents(subscription_schema(schema), target.known_ids, kinds=[queries])
     docs = selections.map(as_subscription) | documents(schema, target.known_ids, target.spare_ids)
 
