@@ -41,7 +41,7 @@ from tests.support.fuzz import (
 )
 from tests.support.fuzz_socket import (
     assert_answered_or_closed_typed,
-    assert_typed_subscription,
+    assert_typed_socket_operation,
     last_event,
     protocol_messages,
 )
@@ -165,11 +165,11 @@ async def test_socket_operations_get_typed_messages_and_keep_the_socket(target, 
     docs = selections.map(as_subscription) | documents(schema, target.known_ids, target.spare_ids)
 
     def fuzz() -> None:
-        # The protocol requires `variables` to be an object: other shapes are the next test's.
         @fuzz_settings(SOCKET_EXAMPLES)
-        @given(operations(schema, docs, target.bearer, variables_of_any_shape=False))
+        @given(operations(schema, docs, target.bearer, http=False))
         def answered_typed(operation: Operation) -> None:
-            assert_typed_subscription(target.stack.ws, operation, target.finished_job, target.authorization)
+            ws, sentinel = target.stack.ws, target.finished_job
+            assert_typed_socket_operation(ws, operation, sentinel, target.authorization)
 
         answered_typed()
 

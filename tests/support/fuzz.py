@@ -245,17 +245,19 @@ def operations(
     schema: graphql.GraphQLSchema,
     docs: st.SearchStrategy[graphql.DocumentNode],
     bearer: str,
-    variables_of_any_shape: bool = True,
+    http: bool = True,
 ) -> Operation:
-    """A generated document with its arguments inline or in variables, as some caller sends it."""
+    """A generated document with its arguments inline or in variables, as some caller sends it.
+    Over HTTP, variables may be of any shape and the operation may go as a GET; a socket's
+    protocol requires an object (other shapes are the protocol fuzz's)."""
     document = draw(docs)
     variables: Any = None
     if draw(st.booleans()):
         document, variables = draw(lifted(document, root_type(schema, document)))
-    if variables_of_any_shape and draw(st.integers(0, 9)) == 0:
+    if http and draw(st.integers(0, 9)) == 0:
         variables = draw(json_values())  # not an object: the body itself is malformed
     name = draw(st.none() | st.text(max_size=10)) if draw(st.integers(0, 9)) == 0 else None
-    get = draw(st.integers(0, 4)) == 0
+    get = http and draw(st.integers(0, 4)) == 0
     return Operation(graphql.print_ast(document), variables, draw(authorizations(bearer)), name, get)
 
 

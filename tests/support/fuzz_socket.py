@@ -1,5 +1,5 @@
-"""One fuzzed subscription over a real graphql-transport-ws socket, and what was wrong with how the
-server answered it.
+"""Fuzzing over real graphql-transport-ws sockets: one generated operation per socket, or one
+message of any shape, and the checks on how the server answered.
 
 A subscription may rightly say nothing at all (myJobUpdates with no job running), so silence is
 not a failure; to know when the server has had its say, a sentinel operation on the same socket
@@ -30,7 +30,7 @@ SILENCE_LIMIT = 15.0
 JOB_SILENCE_LIMIT = 60.0
 
 
-def assert_typed_subscription(ws_url: str, operation: Operation, sentinel_job: str, valid: str) -> None:
+def assert_typed_socket_operation(ws_url: str, operation: Operation, sentinel_job: str, valid: str) -> None:
     """`valid` is the Authorization value the server must accept. One assertion per kind of fault,
     so that Hypothesis reports (and shrinks) each kind separately."""
     init = {"authorization": operation.authorization} if operation.authorization else {}
@@ -64,9 +64,7 @@ def assert_typed_subscription(ws_url: str, operation: Operation, sentinel_job: s
 
 
 def _exchange(ws: Connection, operation: Operation, sentinel_job: str) -> list[dict[str, Any]]:
-    fuzzed: dict[str, Any] = {"query": operation.query}
-    if operation.variables is not None:
-        fuzzed["variables"] = operation.variables
+    fuzzed = operation.body()
     ws.send(json.dumps({"id": FUZZED, "type": "subscribe", "payload": fuzzed}))
     sentinel = {"query": SENTINEL_QUERY, "variables": {"j": sentinel_job}}
     ws.send(json.dumps({"id": SENTINEL, "type": "subscribe", "payload": sentinel}))
