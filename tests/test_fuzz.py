@@ -87,14 +87,14 @@ async def target(redis_server: RedisServer, workdir) -> AsyncIterator[Target]:
     everything, so that generated ids can name real records."""
     stack = await start_stack(PREFIX, redis_server.url, workdir)
     auth.Caller.become(FUZZER)
+    schema = await asyncio.to_thread(live_schema, stack.http, auth.Caller.bearer)
     made = await everything(stack)
-    known = [made["questionnaire"], made["resume"], made["job"], made["response"], made["analysis"]]
+    known = [made[name] for name in ("questionnaire", "resume", "job", "response", "analysis")]
+    known.append(made["pdf"]["id"])
     for_uploads = (await create_questionnaire(stack.http))["id"]
     spare_job = (await improve_cv(stack.http, CV))["id"]
     await stream_of(stack.ws, spare_job)
     spares = [(await create_questionnaire(stack.http))["id"], spare_job]
-    known.append(made["pdf"]["id"])
-    schema = await asyncio.to_thread(live_schema, stack.http, auth.Caller.bearer)
     bearer = auth.Caller.bearer
     yield Target(stack, schema, bearer, known, made["questionnaire"], made["job"], for_uploads, spares)
     await stack.stop()
