@@ -23,6 +23,7 @@ from contextlib import aclosing
 from typing import Any
 
 from graphql import GraphQLError
+from redis.exceptions import RedisError
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.exceptions import ConnectionRejectionError
@@ -155,7 +156,13 @@ class TransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
         services = self.context.services
         lease = SocketLease(services.redis, services.keys, user.id)
         limit = services.settings.max_websockets_per_user
-        if not await lease.acquire(limit):
+        try:
+            acquired = await lease.acquire(limit)
+        except (RedisError, OSError):
+            # Not the client's fault, and worth trying again: not a 44xx, which clients take as final.
+            await self._close(1011, "a backing service is unavailable; try again shortly")
+            return False
+        if not acquired:
             await self._close(4429, f"too many open connections for this user (limit {limit})")
             return False
         self._lease = lease

@@ -51,7 +51,8 @@ class GraphQLView(GraphQL[Context, None]):
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         """The token travels in connection_init's payload ("authorization", or "Authorization" as
-        GraphiQL sends its Headers tab); without a valid one the socket closes with 4403."""
+        GraphiQL sends its Headers tab); without a valid one the socket closes with 4403 and
+        the reason. A payload that is null or missing is no token (graph/transport.py)."""
         params: dict[str, Any] = context.connection_params
         value = params.get("authorization") or params.get("Authorization")
         try:
