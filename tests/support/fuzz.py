@@ -16,6 +16,7 @@ from typing import Any
 
 import graphql
 import httpx
+import jwt
 from hypothesis import strategies as st
 from hypothesis_graphql import Mode, mutations, queries
 
@@ -229,14 +230,27 @@ class Operation:
         return client.get(url, params=params, headers=self.headers())
 
 
+def signed(claims: dict[str, Any]) -> str:
+    """A token with the suite's key over any claims: PyJWT's encode checks the claims' types, its
+    signing layer does not."""
+    return jwt.PyJWS().encode(json.dumps(claims).encode(), auth.SECRET, "HS256")
+
+
+CLAIMS = ["sub", "plan", "exp", "iat", "nbf", "name", "email", "aud", "iss"]
+
+
 def authorizations(valid: str) -> st.SearchStrategy[str | None]:
-    """Mostly the fuzzer's own token (so resolvers run), sometimes none or one the API must refuse."""
+    """Mostly the fuzzer's own token (so resolvers run), sometimes none or one the API must refuse,
+    or one correctly signed whose claims are of any shape (a sub that is a list, a name that is an
+    object, an exp that is text)."""
     expired = auth.token("fuzzer-expired", ttl=-3600)
     foreign = auth.token("fuzzer-foreign", secret="not-the-suite-secret-0123456789-abcdef")
     refused = [None, "Bearer", "Bearer not-a-jwt", "Basic Zm9vOmJhcg=="]
     refused += [f"Bearer {expired}", f"Bearer {foreign}"]
+    claims = st.dictionaries(st.sampled_from(CLAIMS), json_values(), min_size=1, max_size=3)
+    odd = claims.map(lambda extra: f"Bearer {signed({'sub': 'fuzzer-claims', 'exp': 2**40, **extra})}")
     mine = st.just(f"Bearer {valid}")
-    return st.one_of(mine, mine, mine, st.sampled_from(refused))
+    return st.one_of(mine, mine, mine, st.sampled_from(refused), odd)
 
 
 @st.composite
