@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench lint schema install clean token browser
+.PHONY: run test bench bench-documents lint schema install clean token browser
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ token: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/pipeline.py $(BENCH_ARGS)
+
+# What the worst GraphQL documents the bounds allow cost one API process (figures, no targets).
+bench-documents: $(STAMP)
+	$(BIN)/python bench/document_cost.py --repeat 5
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
