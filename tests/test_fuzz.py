@@ -45,7 +45,7 @@ from tests.support.fuzz_socket import (
     last_event,
     protocol_messages,
 )
-from tests.support.fuzz_upload import MultipartUpload, uploads
+from tests.support.fuzz_upload import ODDITIES, MultipartUpload, uploads
 from tests.support.gql import create_questionnaire, improve_cv, stream_of
 from tests.support.processes import LOGS
 
@@ -54,7 +54,8 @@ FUZZER = "fuzzer"
 LONG_RUN = int(os.environ.get("FUZZ_EXAMPLES", "0"))
 HTTP_EXAMPLES = LONG_RUN or 500
 SOCKET_EXAMPLES = LONG_RUN or 200
-UPLOAD_EXAMPLES = LONG_RUN or 100
+UPLOAD_EXAMPLES = LONG_RUN or 60
+ODD_UPLOAD_EXAMPLES = LONG_RUN // 10 or 25
 PROTOCOL_EXAMPLES = LONG_RUN or 300
 # The suite's per-test limit holds for the short run; a long one gets time in proportion.
 TIMEOUT = 120 + LONG_RUN // 2
@@ -190,12 +191,15 @@ async def test_socket_messages_of_any_shape_are_answered_or_closed_with_a_code(t
 
 
 @pytest.mark.timeout(TIMEOUT)
-async def test_uploads_of_mutated_files_in_odd_requests_get_typed_answers(target, redis):
+@pytest.mark.parametrize(
+    "oddity", [None, *ODDITIES], ids=lambda odd: (odd or "well-formed").replace(" ", "-")
+)
+async def test_uploads_of_mutated_files_in_odd_requests_get_typed_answers(target, redis, oddity):
     def fuzz() -> None:
         with httpx.Client(timeout=30) as client:
 
-            @fuzz_settings(UPLOAD_EXAMPLES)
-            @given(uploads(target.upload_questionnaire, target.bearer))
+            @fuzz_settings(UPLOAD_EXAMPLES if oddity is None else ODD_UPLOAD_EXAMPLES)
+            @given(uploads(target.upload_questionnaire, target.bearer, oddity))
             def answered_typed(upload: MultipartUpload) -> None:
                 answer = client.post(target.stack.http, content=upload.body(), headers=upload.headers())
                 assert_typed_http_answer(answer)
