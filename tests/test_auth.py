@@ -37,6 +37,8 @@ async def strict_api(redis_server, workdir) -> AsyncIterator[Api]:
         "JWT_ISSUER": "https://id.example",
         "JWT_AUDIENCE": "cvimprover",
         "ALLOWED_ORIGINS": "https://app.example",
+        # Sockets close at exp plus the leeway (as HTTP refuses then): short, so expiry is quick.
+        "JWT_LEEWAY_SECONDS": "1",
     }
     api = await start_api("t-auth-api", env, workdir)
     yield api
