@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import graphql
 import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 from hypothesis_graphql import queries
 
 from devstack.redis_server import RedisServer
@@ -29,6 +29,8 @@ from tests.samples import CV
 from tests.support import auth
 from tests.support.flows import everything
 from tests.support.fuzz import (
+    HTTP_SHAPES,
+    SHAPES,
     LogWatch,
     Operation,
     as_subscription,
@@ -49,17 +51,20 @@ from tests.support.fuzz_upload import ODDITIES, MultipartUpload, uploads
 from tests.support.gql import create_questionnaire, improve_cv, stream_of
 from tests.support.processes import LOGS
 
-PREFIX = "t-fuzz"
+# Of this session: test logs are files named by prefix, and other sessions may run this module.
+PREFIX = f"t-fuzz-{os.getpid()}"
 FUZZER = "fuzzer"
 LONG_RUN = int(os.environ.get("FUZZ_EXAMPLES", "0"))
-HTTP_EXAMPLES = LONG_RUN or 500
-SOCKET_EXAMPLES = LONG_RUN or 200
+# Examples per test case: each case is one shape of request (or way of being odd).
+HTTP_EXAMPLES = LONG_RUN or 100
+SOCKET_EXAMPLES = LONG_RUN or 60
 UPLOAD_EXAMPLES = LONG_RUN or 60
 ODD_UPLOAD_EXAMPLES = LONG_RUN // 10 or 25
 PROTOCOL_EXAMPLES = LONG_RUN or 300
 # The suite's per-test limit holds for the short run; a long one gets time in proportion.
 TIMEOUT = 120 + LONG_RUN // 2
 INTERNAL = "INTERNAL"
+IMPROVEMENTS = "improveCv inputs"
 
 
 @dataclass
@@ -136,20 +141,25 @@ async def jobs_ended_internal(target: Target, redis) -> list[str]:
     return [f"job {end['jobId']} ended {end}" for end in ends if (end["error"] or {}).get("code") == INTERNAL]
 
 
+def named(values: Sequence[str | None]) -> Callable[[Any], Any]:
+    """Pytest ids for cases named by a shape or an oddity."""
+    return pytest.mark.parametrize("way", values, ids=lambda way: (way or "well-formed").replace(" ", "-"))
+
+
 @pytest.mark.timeout(TIMEOUT)
-async def test_http_operations_get_json_and_typed_errors_only(target, redis):
+@named([*HTTP_SHAPES, IMPROVEMENTS])
+async def test_http_operations_get_json_and_typed_errors_only(target, redis, way):
     schema = target.schema
+    if way == IMPROVEMENTS:
+        sent = improvements(target.questionnaire, target.bearer)
+    else:
+        sent = operations(schema, documents(schema, target.known_ids, target.spare_ids), target.bearer, way)
 
     def fuzz() -> None:
         with httpx.Client(timeout=30) as client:
 
             @fuzz_settings(HTTP_EXAMPLES)
-            @given(
-                st.one_of(
-                    operations(schema, documents(schema, target.known_ids, target.spare_ids), target.bearer),
-                    improvements(target.questionnaire, target.bearer),
-                )
-            )
+            @given(sent)
             def answered_typed(operation: Operation) -> None:
                 assert_typed_http_answer(operation.send(client, target.stack.http))
 
@@ -159,7 +169,8 @@ async def test_http_operations_get_json_and_typed_errors_only(target, redis):
 
 
 @pytest.mark.timeout(TIMEOUT)
-async def test_socket_operations_get_typed_messages_and_keep_the_socket(target, redis):
+@named(SHAPES)
+async def test_socket_operations_get_typed_messages_and_keep_the_socket(target, redis, way):
     """Subscriptions mostly; queries and mutations too, which graphql-transport-ws carries as well."""
     schema = target.schema
     selections = documents(subscription_schema(schema), target.known_ids, kinds=[queries])
@@ -167,7 +178,7 @@ async def test_socket_operations_get_typed_messages_and_keep_the_socket(target, 
 
     def fuzz() -> None:
         @fuzz_settings(SOCKET_EXAMPLES)
-        @given(operations(schema, docs, target.bearer, http=False))
+        @given(operations(schema, docs, target.bearer, way))
         def answered_typed(operation: Operation) -> None:
             ws, sentinel = target.stack.ws, target.finished_job
             assert_typed_socket_operation(ws, operation, sentinel, target.authorization)
@@ -191,15 +202,13 @@ async def test_socket_messages_of_any_shape_are_answered_or_closed_with_a_code(t
 
 
 @pytest.mark.timeout(TIMEOUT)
-@pytest.mark.parametrize(
-    "oddity", [None, *ODDITIES], ids=lambda odd: (odd or "well-formed").replace(" ", "-")
-)
-async def test_uploads_of_mutated_files_in_odd_requests_get_typed_answers(target, redis, oddity):
+@named([None, *ODDITIES])
+async def test_uploads_of_mutated_files_in_odd_requests_get_typed_answers(target, redis, way):
     def fuzz() -> None:
         with httpx.Client(timeout=30) as client:
 
-            @fuzz_settings(UPLOAD_EXAMPLES if oddity is None else ODD_UPLOAD_EXAMPLES)
-            @given(uploads(target.upload_questionnaire, target.bearer, oddity))
+            @fuzz_settings(UPLOAD_EXAMPLES if way is None else ODD_UPLOAD_EXAMPLES)
+            @given(uploads(target.upload_questionnaire, target.bearer, way))
             def answered_typed(upload: MultipartUpload) -> None:
                 answer = client.post(target.stack.http, content=upload.body(), headers=upload.headers())
                 assert_typed_http_answer(answer)

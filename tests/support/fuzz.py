@@ -147,12 +147,11 @@ MISSING = object()
 
 @st.composite
 def lifted(
-    draw: st.DrawFn, document: graphql.DocumentNode, root: graphql.GraphQLObjectType
+    draw: st.DrawFn, document: graphql.DocumentNode, root: graphql.GraphQLObjectType, wild: bool
 ) -> tuple[graphql.DocumentNode, dict[str, Any]]:
     """The document with each root field's arguments turned into variables of the argument's type.
-    A variable's value is the literal it replaces (as JSON); in one document in three, it may also be
-    any JSON value at all, or left out."""
-    wild = draw(st.integers(0, 2)) == 0
+    A variable's value is the literal it replaces (as JSON); if `wild`, it may also be any JSON value
+    at all, or left out."""
     operation = document.definitions[0]
     assert isinstance(operation, graphql.OperationDefinitionNode)
     definitions: list[graphql.VariableDefinitionNode] = []
@@ -208,7 +207,7 @@ class Operation:
     query: str
     variables: Any = None
     authorization: str | None = None
-    operation_name: str | None = None
+    operation_name: Any = None
     # GraphQL over HTTP allows GET for queries (and must refuse mutations): the same fields, in the URL.
     get: bool = False
 
@@ -253,26 +252,41 @@ def authorizations(valid: str) -> st.SearchStrategy[str | None]:
     return st.one_of(mine, mine, mine, st.sampled_from(refused), odd)
 
 
+# How a generated document goes on the wire. The test picks the way, so that each is tried
+# whatever Hypothesis prefers to draw, and a failure is reported under its name.
+SHAPES = ["inline", "variables", "wild variables", "operation name"]
+HTTP_SHAPES = [*SHAPES, "body fields of any shape", "get"]
+
+
 @st.composite
 def operations(
     draw: st.DrawFn,
     schema: graphql.GraphQLSchema,
     docs: st.SearchStrategy[graphql.DocumentNode],
     bearer: str,
-    http: bool = True,
+    shape: str,
 ) -> Operation:
-    """A generated document with its arguments inline or in variables, as some caller sends it.
-    Over HTTP, variables may be of any shape and the operation may go as a GET; a socket's
-    protocol requires an object (other shapes are the protocol fuzz's)."""
+    """A generated document sent in one of the `HTTP_SHAPES` (a socket takes `SHAPES` only: its
+    protocol requires `variables` to be an object, and other shapes are the protocol fuzz's), by
+    a caller with any of `authorizations`.
+
+    - inline: arguments written in the document;
+    - variables: arguments lifted into variables of their types, with their values;
+    - wild variables: lifted, with values of any JSON shape or none;
+    - operation name: an operationName, mostly one the document does not define;
+    - body fields of any shape: `variables` of any JSON shape, `operationName` too;
+    - get: a GET with the fields in the URL (queries run, mutations are refused)."""
     document = draw(docs)
     variables: Any = None
-    if draw(st.booleans()):
-        document, variables = draw(lifted(document, root_type(schema, document)))
-    if http and draw(st.integers(0, 9)) == 0:
-        variables = draw(json_values())  # not an object: the body itself is malformed
-    name = draw(st.none() | st.text(max_size=10)) if draw(st.integers(0, 9)) == 0 else None
-    get = http and draw(st.integers(0, 4)) == 0
-    return Operation(graphql.print_ast(document), variables, draw(authorizations(bearer)), name, get)
+    name: Any = None
+    if shape in {"variables", "wild variables"} or (shape == "get" and draw(st.booleans())):
+        document, variables = draw(lifted(document, root_type(schema, document), shape == "wild variables"))
+    if shape == "operation name":
+        name = draw(st.text(max_size=10))
+    if shape == "body fields of any shape":
+        variables, name = draw(json_values()), draw(json_values())
+    authorization = draw(authorizations(bearer))
+    return Operation(graphql.print_ast(document), variables, authorization, name, shape == "get")
 
 
 IMPROVE = "mutation($input: ImproveCvInput!) { improveCv(input: $input) { id kind state } }"
