@@ -5,8 +5,12 @@ carry mutated CVs in odd multipart requests; a socket gets protocol messages of 
 answer is JSON, never a 5xx, and carries only typed errors, none INTERNAL; every job the fuzzer
 started ends, none INTERNAL; and neither the API's nor the worker's log has a traceback afterwards.
 
-The default run is derandomized (the same examples every time) and short enough for `make test`;
-FUZZ_EXAMPLES=2000 makes a long run of each test.
+Each test case is one shape of request (or one way an upload is odd), so that every shape is
+tried whatever Hypothesis prefers to draw, and a failure is reported under its name with the
+shrunk request that shows it. The default run is derandomized (the same examples every time) and
+takes about half a minute; FUZZ_EXAMPLES=2000 makes a long run (that many examples per case, a
+tenth of it per odd upload). A long run spends the fuzzer's hourly API calls (1,200 on Premium):
+past them, HTTP answers are RATE_LIMITED, typed as they should be, but they exercise less.
 """
 
 from __future__ import annotations
