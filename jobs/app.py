@@ -53,7 +53,9 @@ def create_celery(settings: Settings) -> Celery:
             "socket_keepalive": True,
             "socket_connect_timeout": 5,
             "health_check_interval": 10,
-            "retry_on_timeout": True,
+            # Not `retry_on_timeout`: redis-py would then reconnect kombu's pub/sub connection
+            # (broadcasts) behind kombu's back, and the consumer, polling the old socket, would
+            # stop taking tasks (tests/test_listener.py kills that connection).
         },
         result_backend_transport_options={"global_keyprefix": f"{settings.key_prefix}:celery:"},
         worker_hijack_root_logger=False,

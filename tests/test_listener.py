@@ -82,6 +82,11 @@ async def test_killing_the_pubsub_connection_mid_job_loses_no_event(ai_stack, fa
     assert other == events
     assert events[-1]["state"] == "SUCCEEDED"
     assert await metric(ai_stack.api.base_url, "cvi_listener_reconnects_total") > reconnects
+    # The kill took the worker's own pub/sub connection (kombu's broadcasts) too: it reconnects
+    # and goes on taking jobs.
+    next_job, next_stream = await _paused_job(ai_stack, fake_openai, "after-kill-pubsub")
+    next_stream.gate.set()
+    assert (await stream_of(ai_stack.ws, next_job["id"]))[-1]["state"] == "SUCCEEDED"
 
 
 async def test_a_subscriber_that_never_reads_is_dropped_without_delaying_others(ai_stack, fake_openai):
