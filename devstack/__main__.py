@@ -125,6 +125,9 @@ def _start_services(
     python = sys.executable
     worker = [python, "-m", "celery", "-A", "jobs", "worker", "--loglevel=INFO"]
     api = [python, "-m", "uvicorn", "asgi:app", "--host", settings.api_host, "--port", str(settings.api_port)]
+    # uvicorn's own frame limit, above ours (WS_MAX_MESSAGE_BYTES, answered with 4400 and a
+    # reason): what it buffers of a hostile frame stays bounded.
+    api += ["--ws-max-size", str(2 * settings.ws_max_message_bytes)]
     children.append(("worker", _spawn("worker", worker, env), 30.0))
     children.append(("api", _spawn("api", api, env), 15.0))
 

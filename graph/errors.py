@@ -8,17 +8,28 @@ import logging
 
 from graphql import GraphQLError, GraphQLFormattedError, GraphQLSyntaxError
 from redis.exceptions import RedisError
+from strawberry.exceptions import MissingQueryError
 from strawberry.extensions import MaskErrors
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 
 from jobs.errors import ServiceError, Unavailable
 
 log = logging.getLogger(__name__)
 
 
+# Strawberry's own refusals of a request (no query; an operationName the document lacks; an
+# operation the transport does not run): the client's mistake, each with its code.
+_REQUEST_ERRORS: dict[type[BaseException], str] = {
+    MissingQueryError: "GRAPHQL_PARSE_FAILED",
+    CannotGetOperationTypeError: "BAD_REQUEST",
+    InvalidOperationTypeError: "BAD_REQUEST",
+}
+
+
 def _is_unexpected(error: GraphQLError) -> bool:
     original = error.original_error
     # No original error: a validation or syntax error of the document itself, safe to show.
-    if original is None or isinstance(original, ServiceError):
+    if original is None or isinstance(original, (ServiceError, *_REQUEST_ERRORS)):
         return False
     if isinstance(original, GraphQLError):
         return _is_unexpected(original)
@@ -53,10 +64,15 @@ def _with_document_code(error: GraphQLError) -> GraphQLError:
     # Errors of the document itself (syntax, validation, variables) come from graphql-core
     # without a code, and a variable's coercion error wraps another GraphQLError; give them the
     # conventional codes so that every error is typed.
-    if _root_cause(error) is None and not (error.extensions or {}).get("code"):
+    if (error.extensions or {}).get("code"):
+        return error
+    cause = _root_cause(error)
+    if cause is None:
         syntax = isinstance(error, GraphQLSyntaxError)
         code = "GRAPHQL_PARSE_FAILED" if syntax else "GRAPHQL_VALIDATION_FAILED"
         error.extensions = {**(error.extensions or {}), "code": code}
+    elif type(cause) in _REQUEST_ERRORS:
+        error.extensions = {**(error.extensions or {}), "code": _REQUEST_ERRORS[type(cause)]}
     return error
 
 

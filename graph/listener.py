@@ -108,6 +108,9 @@ class Listener:
         self._subs: dict[str, set[Subscriber]] = {}
         self._confirmed: dict[str, asyncio.Future[None]] = {}
         self._sent: set[str] = set()  # channels SUBSCRIBEd on the current connection
+        # SUBSCRIBEs not yet answered, per channel: only the answer to the latest one confirms
+        # (an earlier one may have been undone by an UNSUBSCRIBE sent after it).
+        self._unanswered: dict[str, int] = {}
         self._resync_on_confirm: set[str] = set()
         self._pubsub: PubSub | None = None
         self._lock = asyncio.Lock()
@@ -154,9 +157,12 @@ class Listener:
         confirmed = self._confirmed.get(channel)
         if confirmed is None:
             confirmed = self._confirmed[channel] = asyncio.get_running_loop().create_future()
+        if channel not in self._sent:
             # Sent by the listener, not in the subscriber's task: a subscriber cancelled while
             # the command is on the wire would leave the channel unconfirmed for the others
-            # waiting on it.
+            # waiting on it. Asked by every subscriber that finds the channel unsent (the send
+            # checks again under the lock): one whose predecessor left before sending must not
+            # wait on a confirmation nobody asked for.
             self._in_background(self._send_subscribe(channel))
         _honour_cancellation()
         try:
@@ -171,6 +177,7 @@ class Listener:
         async with self._lock:
             if self._subs.get(channel) and self.connected and channel not in self._sent:
                 self._sent.add(channel)
+                self._unanswered[channel] = self._unanswered.get(channel, 0) + 1
                 with contextlib.suppress(RedisError, OSError):
                     assert self._pubsub is not None
                     await self._pubsub.subscribe(channel)
@@ -230,6 +237,7 @@ class Listener:
                 current = self._confirmed.get(channel)
                 if current is None or current.done():
                     self._confirmed[channel] = asyncio.get_running_loop().create_future()
+            self._unanswered = dict.fromkeys(channels, 1)
             if resync:
                 self._resync_on_confirm = set(channels)
             if channels:
@@ -258,6 +266,11 @@ class Listener:
                 self._on_confirmed(as_text(message["channel"]))
 
     def _on_confirmed(self, channel: str) -> None:
+        left = self._unanswered.get(channel, 0) - 1
+        if left > 0:
+            self._unanswered[channel] = left
+            return
+        self._unanswered.pop(channel, None)
         confirmed = self._confirmed.get(channel)
         if confirmed is not None and not confirmed.done():
             confirmed.set_result(None)
@@ -286,6 +299,7 @@ class Listener:
     def _disconnected(self) -> None:
         self.connected = False
         self._sent.clear()
+        self._unanswered.clear()
         pubsub, self._pubsub = self._pubsub, None
         if pubsub is not None:
             self._in_background(_close_quietly(pubsub))

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http import GraphQLRequestData
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UnsetType
 
@@ -60,6 +62,18 @@ class GraphQLView(GraphQL[Context, None]):
         except Unauthenticated as e:
             raise ConnectionRejectionError({"reason": e.message}) from e
         return await super().on_ws_connect(context)
+
+    async def parse_http_body(
+        self, request: AsyncHTTPRequestAdapter
+    ) -> GraphQLRequestData | list[GraphQLRequestData]:
+        try:
+            return await super().parse_http_body(request)
+        except (AttributeError, TypeError, ValueError, IndexError, RecursionError) as e:
+            # Strawberry assumes the request's JSON, and a multipart request's `operations` and
+            # `map`, have the right shape; any other shape is the client's mistake, not ours.
+            raise HTTPException(
+                400, "a GraphQL request must be a JSON object, and so must a multipart request's `map`"
+            ) from e
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
         return HTMLResponse(self._graphiql)

@@ -150,19 +150,20 @@ async def test_a_bad_document_is_an_error_for_its_id_and_the_socket_goes_on(serv
     async with acknowledged_socket(served.api.ws_url) as ws:
         await ws.send(subscribe_message("live", MY_JOB_UPDATES))
         bad = {
-            "syntax": ("subscription { myJobUpdates {", "GRAPHQL_PARSE_FAILED"),
-            "empty": ("", "GRAPHQL_PARSE_FAILED"),
-            "blank": ("  ", "GRAPHQL_PARSE_FAILED"),
-            "validation": ("subscription { myJobUpdates { nope } }", "GRAPHQL_VALIDATION_FAILED"),
+            "syntax": ("subscription { myJobUpdates {", None, "GRAPHQL_PARSE_FAILED"),
+            "empty": ("", None, "GRAPHQL_PARSE_FAILED"),
+            "blank": ("  ", None, "GRAPHQL_PARSE_FAILED"),
+            "validation": ("subscription { myJobUpdates { nope } }", None, "GRAPHQL_VALIDATION_FAILED"),
+            "unknown-name": ("subscription A { myJobUpdates { seq } }", "Nope", "BAD_REQUEST"),
         }
-        for op_id, (query, _) in bad.items():
-            await ws.send(subscribe_message(op_id, query))
+        for op_id, (query, name, _) in bad.items():
+            await ws.send(subscribe_message(op_id, query, operation_name=name))
         errors = {}
         while len(errors) < len(bad):
             message = json.loads(await ws.recv())
             assert message["type"] == "error", message
             errors[message["id"]] = message["payload"]
-        for op_id, (_, code) in bad.items():
+        for op_id, (_, _, code) in bad.items():
             assert [e["extensions"]["code"] for e in errors[op_id]] == [code], errors[op_id]
         # Each id is free again, and the live subscription still receives its events.
         await ws.send(subscribe_message("syntax", "subscription { myJobUpdates {"))
@@ -243,6 +244,7 @@ async def test_no_subscription_outlives_subscribe_complete_cycles_or_the_socket(
                 # only while it is still being set up.
                 message = json.loads(await ws.recv())
                 assert (message["id"], message["type"]) == (str(i), "next"), message
+                assert "errors" not in message["payload"], message
             await ws.send(json.dumps({"id": str(i), "type": "complete"}))
         # Messages are handled in order: the pong comes after every complete was.
         await ws.send(json.dumps({"type": "ping"}))

@@ -276,8 +276,11 @@ async def acknowledged_socket(ws_url: str, token: str | None = None) -> AsyncIte
         yield ws
 
 
-def subscribe_message(op_id: str, query: str, variables: dict[str, Any] | None = None) -> str:
-    return json.dumps({"id": op_id, "type": "subscribe", "payload": {"query": query, "variables": variables}})
+def subscribe_message(
+    op_id: str, query: str, variables: dict[str, Any] | None = None, operation_name: str | None = None
+) -> str:
+    payload = {"query": query, "variables": variables, "operationName": operation_name}
+    return json.dumps({"id": op_id, "type": "subscribe", "payload": payload})
 
 
 async def closed_with(ws: Any) -> tuple[int, str]:
