@@ -46,6 +46,7 @@ from tests.support.fuzz import (
     subscription_schema,
 )
 from tests.support.fuzz_socket import (
+    JOB_SILENCE_LIMIT,
     assert_answered_or_closed_typed,
     assert_typed_socket_operation,
     last_event,
@@ -122,27 +123,38 @@ def fuzz_settings(examples: int) -> settings:
 
 
 async def fuzzed(target: Target, redis, fuzz: Callable[[], None]) -> None:
-    """Runs a synchronous Hypothesis test off the event loop, then follows every job of the
-    fuzzer's stack to its end and reads the stack's logs: both are checked even when an answer
-    was wrong."""
+    """Runs a synchronous Hypothesis test off the event loop, then follows every job it started to
+    its end and reads the stack's logs: both are checked even when an answer was wrong."""
     logs = LogWatch([LOGS / f"{proc.name}.log" for proc in (target.stack.api.proc, *target.stack.workers)])
+    earlier = set(await job_ids(redis))
     try:
         await asyncio.to_thread(fuzz)
     finally:
-        internal = await jobs_ended_internal(target, redis)
-        assert not internal, "\n".join(internal)
+        started = [job for job in await job_ids(redis) if job not in earlier]
+        unfinished = await asyncio.to_thread(jobs_ended_badly, target, started)
+        assert not unfinished, "\n".join(unfinished)
         tracebacks = logs.tracebacks()
         assert not tracebacks, "\n\n".join(tracebacks)
 
 
-async def jobs_ended_internal(target: Target, redis) -> list[str]:
-    ids = [
-        key.decode().split(":")[2]
-        async for key in redis.scan_iter(f"{PREFIX}:job:*", count=1000)
-        if key.count(b":") == 2
-    ]
-    ends = [(await stream_of(target.stack.ws, job_id, token=target.bearer))[-1] for job_id in ids]
-    return [f"job {end['jobId']} ended {end}" for end in ends if (end["error"] or {}).get("code") == INTERNAL]
+async def job_ids(redis) -> list[str]:
+    keys = [key async for key in redis.scan_iter(f"{PREFIX}:job:*", count=1000) if key.count(b":") == 2]
+    return [key.decode().split(":")[2] for key in keys]
+
+
+def jobs_ended_badly(target: Target, ids: list[str]) -> list[str]:
+    """Jobs that ended INTERNAL, or that went silent before their end (a job the fuzzer started must
+    reach a terminal state; a silent one would otherwise hang the test)."""
+    problems = []
+    for job_id in ids:
+        try:
+            end = last_event(target.stack.ws, target.authorization, job_id)
+        except TimeoutError:
+            problems.append(f"job {job_id}: no event for {JOB_SILENCE_LIMIT}s before its end")
+            continue
+        if (end["error"] or {}).get("code") == INTERNAL:
+            problems.append(f"job {job_id} ended {end}")
+    return problems
 
 
 def named(values: Sequence[str | None]) -> Callable[[Any], Any]:
