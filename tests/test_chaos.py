@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ from tests.samples import CV
 from tests.support.fake_openai import FakeOpenAI, Stream
 from tests.support.gql import assert_contiguous, improve_cv, stream_of, subscribe
 from tests.support.processes import Api
-from tests.support.restartable_redis import RestartableRedis, own_redis, two_api_stack
+from tests.support.restartable_redis import RestartableRedis, module_redis, two_api_stack
 
 ROUNDS = int(os.environ.get("CHAOS_ROUNDS", "1"))
 JOBS_PER_ROUND = 6
@@ -30,11 +30,7 @@ TERMINAL = {"SUCCEEDED", "FAILED", "CANCELLED"}
 TEXT = "A line of the rewritten CV.\n" * 40
 
 
-@pytest.fixture(scope="module")
-def restartable(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RestartableRedis]:
-    redis = own_redis(tmp_path_factory.mktemp("chaos-redis"))
-    yield redis
-    redis.stop()
+restartable = module_redis("chaos-redis")
 
 
 @pytest.fixture(scope="module")

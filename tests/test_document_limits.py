@@ -147,7 +147,7 @@ async def test_the_plan_cache_stays_within_its_bytes(api):
     and the cache evicts to stay within PLAN_CACHE_MAX_BYTES."""
     compiled_before = await metric(api.base_url, "cvi_subscriptions_compiled_total")
     count = 30
-    async with websockets.connect(api.ws_url, subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
+    async with websockets.connect(api.ws_url, subprotocols=["graphql-transport-ws"]) as ws:
         await ws.send(connection_init())
         assert json.loads(await ws.recv())["type"] == "connection_ack"
         for i in range(count):

@@ -114,32 +114,29 @@ def test_text_too_long_stops_at_the_first_page_past_the_cap():
     assert read == [1]  # page 2 passed the cap; pages 3 to 5 were never read
 
 
+def _extract(fmt: ResumeFormat, content: bytes, time_limit: float = 30, memory_mb: int = 512) -> None:
+    """The sandboxed extraction with the default caps of pages and characters."""
+    extract_isolated(
+        fmt,
+        content,
+        max_pages=30,
+        max_chars=50_000,
+        progress=lambda page, pages: None,
+        time_limit=time_limit,
+        memory_mb=memory_mb,
+    )
+
+
 def test_past_the_time_budget_the_reader_is_killed():
     with pytest.raises(WorkFailed) as failed:
-        extract_isolated(
-            ResumeFormat.PDF,
-            documents.shared_stream_pdf(),
-            max_pages=30,
-            max_chars=50_000,
-            progress=lambda page, pages: None,
-            time_limit=1,
-            memory_mb=512,
-        )
+        _extract(ResumeFormat.PDF, documents.shared_stream_pdf(), time_limit=1)
     assert failed.value.code == "DOCUMENT_TOO_COMPLEX" and "longer than 1 s" in failed.value.message
 
 
 def test_past_the_memory_budget_the_reader_fails():
     # 15 MB of text between two XML elements: under the byte cap, over an 8 MB budget.
     with pytest.raises(WorkFailed) as failed:
-        extract_isolated(
-            ResumeFormat.DOCX,
-            documents.docx_bomb(inflated=15 * MB, filler=b"x"),
-            max_pages=30,
-            max_chars=50_000,
-            progress=lambda page, pages: None,
-            time_limit=30,
-            memory_mb=8,
-        )
+        _extract(ResumeFormat.DOCX, documents.docx_bomb(inflated=15 * MB, filler=b"x"), memory_mb=8)
     assert failed.value.code == "DOCUMENT_TOO_COMPLEX" and "memory" in failed.value.message
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -21,17 +21,13 @@ from tests.samples import CV
 from tests.support.fake_openai import FakeOpenAI, Stream
 from tests.support.gql import Subscription, assert_contiguous, final_output, improve_cv, stream_of, subscribe
 from tests.support.processes import wait_healthy
-from tests.support.restartable_redis import RestartableRedis, health_status, own_redis, two_api_stack
+from tests.support.restartable_redis import RestartableRedis, health_status, module_redis, two_api_stack
 
 TEXT = "A line of the rewritten CV.\n" * 20
 TERMINAL = {"SUCCEEDED", "FAILED", "CANCELLED"}
 
 
-@pytest.fixture(scope="module")
-def restartable(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RestartableRedis]:
-    redis = own_redis(tmp_path_factory.mktemp("restartable-redis"))
-    yield redis
-    redis.stop()
+restartable = module_redis("restartable-redis")
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +58,7 @@ async def until_output(sub: Subscription) -> list[dict[str, Any]]:
     return events
 
 
-async def record_of(restartable: RestartableRedis, stack: Stack, job_id: str) -> dict[bytes, bytes]:
+async def record_of(restartable: RestartableRedis, stack: Stack, job_id: str) -> dict[Any, Any]:
     async with restartable.client() as client:
         return await client.hgetall(f"{stack.prefix}:job:{job_id}")
 

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
+import pytest
 from redis.asyncio import Redis
 
 from devstack.redis_server import RedisServer, start_redis
@@ -54,6 +56,18 @@ class RestartableRedis:
 
 def own_redis(data_dir: Path) -> RestartableRedis:
     return RestartableRedis(data_dir, start_redis(data_dir))
+
+
+def module_redis(name: str) -> Any:
+    """A module-scoped fixture: a Redis of the module's own, in a fresh folder named `name`."""
+
+    @pytest.fixture(scope="module")
+    def restartable(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RestartableRedis]:
+        redis = own_redis(tmp_path_factory.mktemp(name))
+        yield redis
+        redis.stop()
+
+    return restartable
 
 
 async def two_api_stack(prefix: str, redis: RestartableRedis, cwd: Path, **env: str) -> Stack:
