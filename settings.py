@@ -93,6 +93,9 @@ class Settings(BaseSettings):
     http_body_timeout_seconds: float = Field(default=30.0, gt=0)
     # One graphql-transport-ws message.
     ws_max_message_bytes: int = Field(default=1024 * 1024, gt=0)
+    # Objects one operation may load from Redis (nested lists multiply them); past it the
+    # fields answer QUERY_TOO_COMPLEX.
+    graphql_max_loaded_objects: int = Field(default=2_000, gt=0)
     # Compiled subscription plans kept in memory, all plans together.
     plan_cache_max_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
 

@@ -57,6 +57,7 @@ from strawberry.schema.schema_converter import GraphQLCoreConverter
 from graph.document_limits import DocumentLimits
 from graph.errors import ErrorMapping
 from graph.quotas import ApiCallQuota
+from graph.read_budget import ReadBudgetLimiter
 from graph.types import event_from
 from jobs import events
 from settings import get_settings
@@ -64,8 +65,9 @@ from settings import get_settings
 ROOT_FIELD = "jobUpdates"
 # The plan skips per-operation extension hooks; it may only run when the schema's extensions
 # are ones whose effect on a subscription it reproduces (ErrorMapping: graph.errors.stream_error;
-# ApiCallQuota charges HTTP operations only; DocumentLimits: its bounds are applied here).
-REPRODUCED_EXTENSIONS: tuple[object, ...] = (ErrorMapping, ApiCallQuota, DocumentLimits)
+# ApiCallQuota charges HTTP operations only; DocumentLimits: its bounds are applied here;
+# ReadBudgetLimiter: a plan's fields are plain attributes of the event, which load nothing).
+REPRODUCED_EXTENSIONS: tuple[object, ...] = (ErrorMapping, ApiCallQuota, DocumentLimits, ReadBudgetLimiter)
 # Rendered events kept per plan: at most this many, and at most 1/PLANS_AT_LEAST of the cache's
 # bytes, so that the cache always holds that many plans.
 RENDERED_PER_PLAN = 4096

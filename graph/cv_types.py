@@ -11,6 +11,7 @@ from strawberry.types import Info
 
 from graph.analysis_types import CvAnalysis, analysis_of
 from graph.context import Context
+from graph.read_budget import spend
 from jobs import outputs, questionnaires
 from jobs.questionnaires import ApplicationTimeline, CompanySize, ExperienceLevel, ResumeFormat, ResumeState
 
@@ -114,7 +115,7 @@ class AIResponse:
 
     @strawberry.field(description="PDFs rendered from this response, newest first.")
     async def pdfs(self, info: Info[Context, None]) -> list[PdfFile]:
-        found = await info.context.services.cv.response_pdfs(info.context.user_id, str(self.id))
+        found = await info.context.services.cv.response_pdfs(info.context.user_id, str(self.id), spend)
         return [PdfFile.of(p) for p in found]
 
     @strawberry.field
@@ -122,6 +123,7 @@ class AIResponse:
         if self.questionnaire_id is None:
             return None
         services = info.context.services
+        spend(1)
         return Questionnaire.of(await services.cv.questionnaire(info.context.user_id, self.questionnaire_id))
 
     @classmethod
@@ -164,16 +166,17 @@ class Questionnaire:
     async def resume(self, info: Info[Context, None]) -> Resume | None:
         if self.resume_id is None:
             return None
+        spend(1)
         return Resume.of(await info.context.services.cv.resume(info.context.user_id, self.resume_id))
 
     @strawberry.field(description="AI responses made for this questionnaire, newest first.")
     async def responses(self, info: Info[Context, None]) -> list[AIResponse]:
-        found = await info.context.services.cv.responses(info.context.user_id, str(self.id))
+        found = await info.context.services.cv.responses(info.context.user_id, str(self.id), spend)
         return [AIResponse.of(r) for r in found]
 
     @strawberry.field(description="Analyses of its CV, newest first.")
     async def analyses(self, info: Info[Context, None]) -> list[CvAnalysis]:
-        found = await info.context.services.cv.analyses(info.context.user_id, str(self.id))
+        found = await info.context.services.cv.analyses(info.context.user_id, str(self.id), spend)
         return [analysis_of(a) for a in found]
 
     @classmethod

@@ -22,6 +22,7 @@ from graph.pdfs import PdfMutation
 from graph.queries import Query as JobQuery
 from graph.questionnaires import QuestionnaireMutation, QuestionnaireQuery
 from graph.quotas import AccountQuery, ApiCallQuota
+from graph.read_budget import ReadBudgetLimiter
 from graph.resumes import ResumeMutation
 from graph.subscriptions import Subscription
 from settings import get_settings
@@ -115,5 +116,5 @@ schema = Schema(
     query=Query,
     mutation=Mutation,
     subscription=Subscription,
-    extensions=[ErrorMapping, ApiCallQuota, lambda: DocumentLimits(BOUNDS)],
+    extensions=[ErrorMapping, ApiCallQuota, ReadBudgetLimiter, lambda: DocumentLimits(BOUNDS)],
 )

@@ -12,6 +12,7 @@ from strawberry.types import Info
 from graph.analysis_types import CvAnalysis, analysis_of
 from graph.context import Context
 from graph.cv_types import AIResponse, PdfFile, Resume
+from graph.read_budget import spend
 from jobs import events, records
 from jobs.names import EventType, JobKind, JobState
 
@@ -62,6 +63,7 @@ class Job:
         object_id = self.outputs.get(key)
         if object_id is None:
             return None
+        spend(1)
         return wrap(await load(info.context.user_id, object_id))
 
     @strawberry.field(description="The AI response an IMPROVE_CV job stored.")

@@ -37,6 +37,14 @@ class Page:
     end_cursor: str | None
 
 
+# Told how many objects a list is about to load, before it loads them (the API's read budget).
+Spend = Callable[[int], None]
+
+
+def _free(count: int) -> None:
+    pass
+
+
 class CvStore:
     def __init__(self, redis: Redis, keys: Keys) -> None:
         self._redis = redis
@@ -126,8 +134,9 @@ class CvStore:
     async def resume(self, owner: str, resume_id: str) -> Resume:
         return await self._owned(self._keys.resume(resume_id), owner, Resume.from_hash, "resume")
 
-    async def responses(self, owner: str, questionnaire_id: str) -> list[AIResponse]:
+    async def responses(self, owner: str, questionnaire_id: str, spend: Spend = _free) -> list[AIResponse]:
         ids = await self._ids(self._keys.questionnaire_responses(questionnaire_id))
+        spend(len(ids))
         return [await self.response(owner, i) for i in ids]
 
     async def response(self, owner: str, response_id: str) -> AIResponse:
@@ -140,12 +149,15 @@ class CvStore:
             raise NotFound(f"analysis {analysis_id} does not exist")
         return document
 
-    async def analyses(self, owner: str, questionnaire_id: str) -> list[dict[str, Any]]:
+    async def analyses(self, owner: str, questionnaire_id: str, spend: Spend = _free) -> list[dict[str, Any]]:
         ids = await self._ids(self._keys.questionnaire_analyses(questionnaire_id))
+        spend(len(ids))
         return [await self.analysis(owner, i) for i in ids]
 
-    async def response_pdfs(self, owner: str, response_id: str) -> list[PdfFile]:
-        return [await self.pdf(owner, i) for i in await self._ids(self._keys.response_pdfs(response_id))]
+    async def response_pdfs(self, owner: str, response_id: str, spend: Spend = _free) -> list[PdfFile]:
+        ids = await self._ids(self._keys.response_pdfs(response_id))
+        spend(len(ids))
+        return [await self.pdf(owner, i) for i in ids]
 
     async def pdf(self, owner: str, pdf_id: str) -> PdfFile:
         return await self._owned(self._keys.pdf(pdf_id), owner, PdfFile.from_hash, "PDF")

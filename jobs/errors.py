@@ -13,6 +13,7 @@
     ├── Superseded            another runner took the job over (redelivery)
     ├── Unavailable           SERVICE_UNAVAILABLE: Redis or the broker did not answer
     ├── SlowSubscriber        SLOW_SUBSCRIBER: a subscription fell too far behind and was dropped
+    ├── TooComplex            QUERY_TOO_COMPLEX: an operation would load more than its budget
     ├── WorkFailed            the job's input cannot be processed (PDF_ENCRYPTED, NO_TEXT_LAYER...)
     └── AIError               AI_*: the model call failed
         ├── TransientAIError  429, 5xx, timeouts, connection errors: retried with backoff
@@ -93,6 +94,12 @@ class Unavailable(ServiceError):
 
 class SlowSubscriber(ServiceError):
     code = "SLOW_SUBSCRIBER"
+
+
+class TooComplex(ServiceError):
+    """An operation would load more than its budget of objects (graph/read_budget.py)."""
+
+    code = "QUERY_TOO_COMPLEX"
 
 
 class WorkFailed(ServiceError):
