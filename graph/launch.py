@@ -32,7 +32,37 @@ async def start_job(
 ) -> JobRecord:
     """Write the record, charging one unit of `scope` (and `extra_charges`) in the same atomic
     step as the active-job check; run `before_enqueue` (to store what the job will read, once a
-    refused call can no longer leave it behind), then enqueue."""
+    refused call can no longer leave it behind), then enqueue.
+
+    Shielded from the caller's cancellation (a socket's `complete`, a closed connection): a job
+    whose record was written is always enqueued too, never left QUEUED holding an active-job
+    slot and a quota unit."""
+    launch = asyncio.ensure_future(
+        _start_job(services, kind, user, job_input, scope, before_enqueue, extra_charges)
+    )
+    try:
+        return await asyncio.shield(launch)
+    except asyncio.CancelledError:
+        launch.add_done_callback(_settled)
+        raise
+
+
+def _settled(launch: asyncio.Future[JobRecord]) -> None:
+    # Nobody awaits a launch whose caller left: its refusal (or failure, logged where it
+    # happened) is read here, so it is not reported as an exception never retrieved.
+    if not launch.cancelled():
+        launch.exception()
+
+
+async def _start_job(
+    services: Services,
+    kind: JobKind,
+    user: User,
+    job_input: dict[str, Any],
+    scope: Scope | None,
+    before_enqueue: Callable[[JobRecord], Awaitable[None]] | None,
+    extra_charges: Sequence[Charge],
+) -> JobRecord:
     charges = [*([services.quotas.unit(scope, user)] if scope is not None else []), *extra_charges]
     try:
         record = await services.store.create(

@@ -109,9 +109,12 @@ class ResumeMutation:
             record = await start_job(
                 services, JobKind.EXTRACT_RESUME, user, job_input, Scope.UPLOADS, attach, [stored_bytes]
             )
-        except (RateLimited, TooBusy):
-            raise  # refused by the creating script: nothing was charged
-        except BaseException:
+        except (RateLimited, TooBusy, asyncio.CancelledError):
+            # Refused by the creating script: nothing was charged. Or the caller left: the launch
+            # goes on by itself (graph/launch.py) and either enqueues the job with its file or
+            # is refused with nothing charged.
+            raise
+        except Exception:
             if stored:
                 await services.cv.drop_resume_file(user.id, resume.id)
             else:

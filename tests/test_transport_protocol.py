@@ -27,6 +27,7 @@ from tests.support.gql import (
     closed_with,
     connection_init,
     improve_cv,
+    stream_of,
     subscribe_message,
     until_no_subscriptions,
 )
@@ -313,3 +314,25 @@ async def test_clients_that_vanish_mid_subscribe_leave_nothing_and_never_hold_sh
     # uvicorn ends a graceful shutdown by re-raising the SIGTERM it caught; not the SIGKILL.
     assert api.proc.process.returncode == -signal.SIGTERM
     assert "Traceback" not in logged.new_log()
+
+
+async def test_a_mutation_cancelled_mid_flight_never_strands_its_job(offline_stack, redis, own_caller):
+    # A `complete` right after a mutation's `subscribe` cancels the operation, at any point of
+    # its launch. Whatever job it created is enqueued all the same and ends; none stays QUEUED
+    # holding an active-job slot and a quota unit.
+    mutation = "mutation($i: ImproveCvInput!) { improveCv(input: $i) { id } }"
+    variables = {"i": {"cvText": CV, "position": "Engineer"}}
+    for n in range(40):
+        async with acknowledged_socket(offline_stack.ws) as ws:
+            await ws.send(subscribe_message("m", mutation, variables))
+            for _ in range(n % 4):
+                await asyncio.sleep(0)  # vary where in the launch the cancellation lands
+            await ws.send(json.dumps({"id": "m", "type": "complete"}))
+    job_ids = []
+    async for key in redis.scan_iter(f"{offline_stack.prefix}:job:*", count=1000):
+        if key.count(b":") == 2 and await redis.hget(key, "owner") == own_caller.encode():
+            job_ids.append(key.decode().rsplit(":", 1)[1])
+    assert job_ids  # some launches got as far as the record
+    for job_id in job_ids:
+        assert (await stream_of(offline_stack.ws, job_id))[-1]["state"] == "SUCCEEDED"
+    assert await redis.scard(f"{offline_stack.prefix}:user:{own_caller}:active") == 0
