@@ -69,11 +69,15 @@ class TokenVerifier:
             raise Unauthenticated("the token has expired") from e
         except jwt.InvalidTokenError as e:
             raise Unauthenticated(f"the token is not valid: {e}") from e
+        subject = claims["sub"]
+        if not isinstance(subject, str) or not subject.strip():
+            # A blank or non-string `sub` would make every such token one shared user.
+            raise Unauthenticated("the token is not valid: its sub claim names no user")
         return User(
-            id=str(claims["sub"]),
+            id=subject,
             plan=_plan(claims.get("plan")),
-            name=claims.get("name"),
-            email=claims.get("email"),
+            name=_text_claim(claims, "name"),
+            email=_text_claim(claims, "email"),
             expires_at=float(claims["exp"]),
         )
 
@@ -85,6 +89,12 @@ def _bearer(authorization: str | None) -> str | None:
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthenticated("the Authorization value must be 'Bearer <JWT>'")
     return token.strip()
+
+
+def _text_claim(claims: dict[str, Any], name: str) -> str | None:
+    """An optional display claim; one that is not text is ignored, not passed on."""
+    value = claims.get(name)
+    return value if isinstance(value, str) else None
 
 
 def _plan(claim: object) -> Plan:

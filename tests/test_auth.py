@@ -66,6 +66,16 @@ async def test_a_valid_token_names_the_caller(strict_api):
     assert (await execute(strict_api.http_url, ME, token=without_plan))["me"]["plan"] == "FREE"
 
 
+async def test_claims_of_the_wrong_shape_name_nobody_or_are_ignored(strict_api):
+    for blank in ("", "   "):
+        with pytest.raises(GraphQLErrors) as refused:
+            await execute(strict_api.http_url, ME, token=_strict(blank))
+        assert refused.value.codes == ["UNAUTHENTICATED"] and "sub" in refused.value.errors[0]["message"]
+    odd = _strict("carol", name=42, email={"a": 1})
+    me = (await execute(strict_api.http_url, ME, token=odd))["me"]
+    assert (me["id"], me["name"], me["email"]) == ("carol", None, None)
+
+
 @pytest.mark.parametrize(
     ("bearer", "reason"),
     [
