@@ -145,7 +145,8 @@ def create_app() -> Starlette:
     http_graphql = TypedHttpErrors(UploadGuard(graphql, settings.upload_max_bytes))
     return Starlette(
         routes=[
-            Route("/graphql", http_graphql, methods=["GET", "POST"]),
+            # Every method reaches the view: what it does not serve is a typed 405, not plain text.
+            Route("/graphql", http_graphql),
             WebSocketRoute("/graphql", graphql),
             Route("/downloads/pdf/{pdf_id}", download_pdf),
             Route("/healthz", healthz),

@@ -303,6 +303,9 @@ async def test_no_error_reaches_a_client_without_a_code(api):
         accept = {"accept": "application/json"}
         for name, query in BAD_GETS:
             answers.append((name, await client.get(api.http_url, params=query, headers=accept)))
+        for method in ("PUT", "DELETE", "PATCH"):
+            query = {"query": "{ me { id } }"}
+            answers.append((method, await client.request(method, api.http_url, json=query)))
     for name, response in answers:
         assert response.status_code < 500, (name, response.text)
         assert response.headers["content-type"] == "application/json", (name, response.text)
