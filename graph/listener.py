@@ -33,6 +33,9 @@ from jobs.events import JobEvent, as_text
 log = logging.getLogger(__name__)
 
 RESYNC = None  # what `Subscriber.next()` returns when the stream must re-read the log
+# The longest wait between two reconnect attempts while Redis is away: also how late, at worst,
+# live streams resume once it is back. An attempt is one TCP connect: cheap.
+MAX_RECONNECT_DELAY = 0.5
 
 
 class Subscriber:
@@ -222,7 +225,7 @@ class Listener:
                     self._end_all(Unavailable("lost the event stream; subscribe again with afterSeq"))
                 # Reconnect backoff, not a wait for an event: Redis is away.
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 2.0)
+                delay = min(delay * 2, MAX_RECONNECT_DELAY)
 
     async def _connect(self, resync: bool) -> None:
         pubsub = self._redis.pubsub()
