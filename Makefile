@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench bench-documents lint schema install clean token browser
+.PHONY: run test test-long bench bench-documents lint schema install clean token browser
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,12 @@ test: $(STAMP) browser
 	$(BIN)/ruff check .
 	$(BIN)/mypy .
 	$(BIN)/python -m pytest -q
+
+# The long forms of the fuzz, property and chaos tests that `make test` runs short (an hour, not
+# a minute): thousands of examples per fuzz case, ten rounds of chaos.
+test-long: $(STAMP)
+	FUZZ_EXAMPLES=5000 CHAOS_ROUNDS=10 $(BIN)/python -m pytest -q --timeout 0 \
+	  tests/test_fuzz.py tests/test_render_properties.py tests/test_chaos.py
 
 # A development token: make token USER=alice PLAN=Pro
 USER_ID = $(or $(USER),alice)
