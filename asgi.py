@@ -159,6 +159,7 @@ def create_app() -> Starlette:
                 BodyLimits,
                 max_bytes=settings.http_max_body_bytes,
                 stall_seconds=settings.http_body_timeout_seconds,
+                min_rate=settings.http_body_min_rate,
             )
         ],
         lifespan=lifespan,

@@ -91,6 +91,9 @@ class Settings(BaseSettings):
     http_max_body_bytes: int = Field(default=1024 * 1024, gt=0)
     # A request whose body stops arriving for this long is cut (slowloris).
     http_body_timeout_seconds: float = Field(default=30.0, gt=0)
+    # ... and so is one slower than this many bytes a second (each buys a second beyond the
+    # timeout): a trickle cannot hold a request open.
+    http_body_min_rate: int = Field(default=500, gt=0)
     # One graphql-transport-ws message.
     ws_max_message_bytes: int = Field(default=1024 * 1024, gt=0)
     # Objects one operation may load from Redis (nested lists multiply them); past it the

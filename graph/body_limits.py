@@ -6,7 +6,10 @@
   30 MB JSON body first.
 - Time: a body, uploads included, whose next chunk does not arrive within
   HTTP_BODY_TIMEOUT_SECONDS is cut with 408 REQUEST_TIMEOUT (a client that sends half a body
-  and then nothing would otherwise hold its request open for ever).
+  and then nothing would otherwise hold its request open for ever); and so is one that keeps
+  arriving slower than HTTP_BODY_MIN_RATE bytes a second, as Apache's mod_reqtimeout does it:
+  the body has the timeout, plus a second for every HTTP_BODY_MIN_RATE bytes received (a byte
+  every 29 s would otherwise hold a request for a year).
 
 Both answers close the connection: the rest of the body is never read.
 """
@@ -33,10 +36,11 @@ class BodyRefused(Exception):
 
 
 class BodyLimits:
-    def __init__(self, app: ASGIApp, max_bytes: int, stall_seconds: float) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, stall_seconds: float, min_rate: int) -> None:
         self._app = app
         self._max_bytes = max_bytes
         self._stall_seconds = stall_seconds
+        self._min_rate = min_rate
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -49,7 +53,7 @@ class BodyLimits:
         if limit is not None and declared.isdigit() and int(declared) > limit:
             await refuse(send, 413, REQUEST_TOO_LARGE, self._too_large(limit))
             return
-        body = _Body(receive, limit, self._stall_seconds, self._too_large(limit or 0))
+        body = _Body(receive, limit, self._stall_seconds, self._min_rate, self._too_large(limit or 0))
         started = False
 
         async def tracked(message: Message) -> None:
@@ -69,24 +73,35 @@ class BodyLimits:
 
 
 class _Body:
-    """`receive`, counting the body's bytes and timing each wait for the next chunk; once the
-    body is complete, messages pass untouched (a wait for a disconnect is no stall)."""
+    """`receive`, counting the body's bytes and timing each wait for the next chunk against the
+    stall timeout and the body's deadline; once the body is complete, messages pass untouched (a
+    wait for a disconnect is no stall)."""
 
-    def __init__(self, receive: Receive, limit: int | None, stall_seconds: float, too_large: str) -> None:
+    def __init__(
+        self, receive: Receive, limit: int | None, stall_seconds: float, min_rate: int, too_large: str
+    ) -> None:
         self._receive = receive
         self._limit = limit
         self._stall_seconds = stall_seconds
+        self._min_rate = min_rate
         self._too_large = too_large
         self._read = 0
         self._complete = False
+        self._started = asyncio.get_running_loop().time()
 
     async def receive(self) -> Message:
         if self._complete:
             return await self._receive()
+        loop = asyncio.get_running_loop()
+        deadline = self._started + self._stall_seconds + self._read / self._min_rate
+        wait = min(self._stall_seconds, deadline - loop.time())
         try:
-            async with asyncio.timeout(self._stall_seconds):
+            async with asyncio.timeout(max(0.0, wait)):
                 message = await self._receive()
         except TimeoutError:
+            if wait < self._stall_seconds:
+                slow = f"the request body arrived slower than {self._min_rate} bytes a second"
+                raise BodyRefused(408, REQUEST_TIMEOUT, slow) from None
             stalled = f"no part of the request body arrived for {self._stall_seconds:g} s"
             raise BodyRefused(408, REQUEST_TIMEOUT, stalled) from None
         if message["type"] == "http.request":

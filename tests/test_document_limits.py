@@ -259,6 +259,31 @@ async def test_a_stalled_body_is_cut(api, content_type):
     assert after == b""
 
 
+async def test_a_body_trickled_slower_than_the_minimum_rate_is_cut(api):
+    # A byte every half second never stalls for the 1 s timeout, but the body has only the
+    # timeout plus a second per 500 bytes received: the trickle is cut soon after a second.
+    url = urlsplit(api.http_url)
+    assert url.hostname is not None and url.port is not None
+    reader, writer = await asyncio.open_connection(url.hostname, url.port)
+    head = f"POST {url.path} HTTP/1.1\r\nHost: {url.netloc}\r\nContent-Type: application/json\r\n"
+    writer.write((head + "Content-Length: 100000\r\n\r\n{").encode())
+    answer = asyncio.create_task(_read_until_closed(reader))
+    sent = 0
+    try:
+        while not answer.done() and sent < 100:
+            writer.write(b" ")
+            await writer.drain()
+            sent += 1
+            # The client's pace, not a wait for an event: a byte every half second.
+            await asyncio.wait([answer], timeout=0.5)
+        received = await answer
+    finally:
+        writer.close()
+    assert sent < 100  # cut long before the trickle would have ended
+    assert received.startswith(b"HTTP/1.1 408") and b"REQUEST_TIMEOUT" in received
+    assert b"slower than 500 bytes a second" in received
+
+
 def _nested(depth: int) -> str:
     return '{"query": "{ __typename }", "variables": {"a": ' + "[" * depth + "]" * depth + "}}"
 
