@@ -92,13 +92,12 @@ class CvStore:
         doomed = [keys.questionnaire(questionnaire_id), keys.questionnaire_responses(questionnaire_id)]
         doomed += [keys.questionnaire_analyses(questionnaire_id)]
         doomed += await self.outputs_keys(response_ids, analysis_ids)
-        if questionnaire.resume_id:
-            doomed.append(keys.resume(questionnaire.resume_id))
+        counter = storage.counter_key(keys, owner)
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.zrem(keys.user_questionnaires(owner), questionnaire.sort_key)
+            # The CV it has when the deletion runs, not when it was read: an upload may land between.
+            pipe.eval(storage.DETACH_LUA, 2, keys.questionnaire(questionnaire_id), counter, keys.resume(""))
             pipe.delete(*doomed)
-            if questionnaire.resume_id:
-                drop_resume_file(pipe, keys, owner, questionnaire.resume_id)
             await pipe.execute()
 
     async def outputs_keys(self, response_ids: list[str], analysis_ids: list[str]) -> list[str]:
@@ -117,12 +116,10 @@ class CvStore:
         """Store an upload (its bytes reserved) as the questionnaire's CV, replacing (and deleting)
         any earlier one."""
         keys = self._keys
+        attach_keys = [keys.questionnaire(questionnaire.id), storage.counter_key(keys, questionnaire.owner)]
         async with self._redis.pipeline(transaction=True) as pipe:
             save_resume(pipe, keys, resume, content)
-            pipe.hset(keys.questionnaire(questionnaire.id), "resume_id", resume.id)
-            if questionnaire.resume_id:
-                pipe.delete(keys.resume(questionnaire.resume_id))
-                drop_resume_file(pipe, keys, questionnaire.owner, questionnaire.resume_id)
+            pipe.eval(storage.ATTACH_LUA, 2, *attach_keys, resume.id, keys.resume(""))
             await pipe.execute()
 
     async def drop_resume_file(self, owner: str, resume_id: str) -> None:

@@ -3,6 +3,7 @@ cause has its own code, costs its user a quota unit, and leaves no bytes behind.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -197,6 +198,33 @@ async def test_stored_bytes_count_against_the_plan_until_deleted(offline_stack, 
     await execute(offline_stack.http, "mutation($id: ID!) { deleteQuestionnaire(id: $id) }", {"id": second})
     assert (await _quota(offline_stack.http))["STORAGE"]["used"] == len(CV.encode())
     await upload_resume(offline_stack.http, third["id"], big)
+
+
+async def test_uploads_racing_to_one_questionnaire_leave_one_file_and_give_the_rest_back(
+    offline_stack, redis, own_caller
+):
+    # A double-clicked upload button: each upload replaces the CV it really replaces (read and
+    # swapped in one step), so no file is left unreachable and still counted.
+    Caller.become(own_caller, "Free")
+    questionnaire_id, _, _ = await _upload_and_wait(offline_stack, CV.encode())
+    contents = [f"{CV}\nVersion {i}".encode() for i in range(6)]
+    uploads = await asyncio.gather(
+        *(upload_resume(offline_stack.http, questionnaire_id, c, filename="cv") for c in contents)
+    )
+    for uploaded in uploads:
+        await stream_of(offline_stack.ws, uploaded["job"]["id"], after_seq=0)
+    prefix = offline_stack.prefix
+    files = [key async for key in redis.scan_iter(f"{prefix}:resume:*:file")]
+    owners = [await redis.hget(f.decode().removesuffix(":file"), "owner") for f in files]
+    owned = [f for f, owner in zip(files, owners, strict=True) if owner == own_caller.encode()]
+    current = (await redis.hget(f"{prefix}:q:{questionnaire_id}", "resume_id")).decode()
+    assert owned == [f"{prefix}:resume:{current}:file".encode()]
+    stored = await redis.strlen(owned[0])
+    assert (await _quota(offline_stack.http))["STORAGE"]["used"] == stored
+    delete = "mutation($id: ID!) { deleteQuestionnaire(id: $id) }"
+    await execute(offline_stack.http, delete, {"id": questionnaire_id})
+    assert (await _quota(offline_stack.http))["STORAGE"]["used"] == 0
+    assert not await redis.exists(owned[0])
 
 
 @pytest.mark.parametrize(

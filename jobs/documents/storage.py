@@ -33,6 +33,44 @@ return size
 """
 
 
+# Deletes an upload (record and file), giving its file's bytes back. KEYS[2]: the counter;
+# ARGV[2] (ARGV[1] for DETACH_LUA): the prefix of upload records.
+_DROP = """
+local function drop(id, prefix)
+  local record = prefix .. id
+  redis.call('DEL', record)
+  local size = redis.call('STRLEN', record .. ':file')
+  if size > 0 then
+    redis.call('DEL', record .. ':file')
+    if redis.call('DECRBY', KEYS[2], size) < 0 then redis.call('SET', KEYS[2], 0) end
+  end
+end
+"""
+
+# KEYS: the questionnaire, the counter. ARGV: the new upload's id, the prefix of upload records.
+# Makes the new upload the questionnaire's CV and deletes the one it replaces, reading which one
+# that is in the same step: two uploads racing to one questionnaire each replace the CV they
+# really replace, and no file is left unreachable (and counted). A questionnaire deleted
+# meanwhile takes the new upload with it.
+ATTACH_LUA = _DROP + """
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  drop(ARGV[1], ARGV[2])
+  return 0
+end
+local previous = redis.call('HGET', KEYS[1], 'resume_id')
+redis.call('HSET', KEYS[1], 'resume_id', ARGV[1])
+if previous and previous ~= '' and previous ~= ARGV[1] then drop(previous, ARGV[2]) end
+return 1
+"""
+
+# KEYS: the questionnaire, the counter. ARGV: the prefix of upload records. Deletes the
+# questionnaire's current CV, as it is when the script runs.
+DETACH_LUA = _DROP + """
+local current = redis.call('HGET', KEYS[1], 'resume_id')
+if current and current ~= '' then drop(current, ARGV[1]) end
+"""
+
+
 def counter_key(keys: Keys, owner: str) -> str:
     return keys.quota(Scope.STORAGE.value, owner, FOREVER_WINDOW)
 
