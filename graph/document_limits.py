@@ -17,6 +17,7 @@ from graphql import DocumentNode, GraphQLError, parse
 from strawberry.extensions import SchemaExtension
 
 from graph.document_cost import CostLimits, cost_refusal
+from graph.introspection_cost import IntrospectionCost
 from settings import Settings
 
 DOCUMENT_TOO_LARGE = "DOCUMENT_TOO_LARGE"
@@ -55,8 +56,9 @@ class DocumentLimits(SchemaExtension):
     """The token limit for Strawberry's parser, and the cost rule before its validation: a
     refused document never reaches graphql-core's rules."""
 
-    def __init__(self, bounds: DocumentBounds) -> None:
+    def __init__(self, bounds: DocumentBounds, introspection: IntrospectionCost) -> None:
         self.bounds = bounds
+        self.introspection = introspection
 
     def on_operation(self) -> Iterator[None]:
         self.execution_context.parse_options["max_tokens"] = self.bounds.max_tokens
@@ -65,7 +67,8 @@ class DocumentLimits(SchemaExtension):
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
         if context.graphql_document is not None and context.pre_execution_errors is None:
-            refusal = self.bounds.cost_refusal(context.graphql_document)
+            document = context.graphql_document
+            refusal = self.bounds.cost_refusal(document) or self.introspection.refusal(document)
             if refusal is not None:
                 # Strawberry skips validation once errors are set, and answers with them.
                 context.pre_execution_errors = [refusal]

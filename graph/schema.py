@@ -17,6 +17,7 @@ from graph.analyses import AnalysisMutation, AnalysisQuery
 from graph.document_cost import CostLimits
 from graph.document_limits import DocumentBounds, DocumentLimits
 from graph.errors import ErrorMapping, log_client_errors, typed_errors
+from graph.introspection_cost import IntrospectionCost
 from graph.mutations import Mutation as JobMutation
 from graph.pdfs import PdfMutation
 from graph.queries import Query as JobQuery
@@ -116,5 +117,8 @@ schema = Schema(
     query=Query,
     mutation=Mutation,
     subscription=Subscription,
-    extensions=[ErrorMapping, ApiCallQuota, ReadBudgetLimiter, lambda: DocumentLimits(BOUNDS)],
+    extensions=[ErrorMapping, ApiCallQuota, ReadBudgetLimiter, lambda: DocumentLimits(BOUNDS, INTROSPECTION)],
 )
+# Read once, from the schema as built (before any operation runs): what each introspection list
+# may hold at most.
+INTROSPECTION: IntrospectionCost = IntrospectionCost(schema.as_str())

@@ -15,11 +15,17 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 import websockets
+from graphql import get_introspection_query
 
 from tests.conftest import stack_env
 from tests.support.auth import authorization
 from tests.support.gql import connection_init, metric, raw_operation
-from tests.support.hostile_documents import accepted_documents, diamond, refused_documents
+from tests.support.hostile_documents import (
+    accepted_documents,
+    aliased_introspection,
+    diamond,
+    refused_documents,
+)
 from tests.support.processes import LOGS, Api, start_api
 
 UNKNOWN = "0d8a3a8e-7f43-4c59-9d4d-6c4b2f3c0a11"
@@ -282,6 +288,23 @@ async def test_a_body_trickled_slower_than_the_minimum_rate_is_cut(api):
     assert sent < 100  # cut long before the trickle would have ended
     assert received.startswith(b"HTTP/1.1 408") and b"REQUEST_TIMEOUT" in received
     assert b"slower than 500 bytes a second" in received
+
+
+async def test_introspection_as_tools_send_it_is_answered_and_multiplied_it_is_refused(api):
+    everything = get_introspection_query(
+        descriptions=True,
+        specified_by_url=True,
+        directive_is_repeatable=True,
+        schema_description=True,
+        input_value_deprecation=True,
+    )
+    status, body = await _post(api, {"query": everything}, token="")
+    assert status == 200 and "errors" not in body and body["data"]["__schema"]["types"]
+    # Every type's fields, their types' fields and so on, 30 times over: within every bound of
+    # the document itself, refused for what it would produce.
+    status, body = await _post(api, {"query": aliased_introspection(30)}, token="")
+    assert status == 200 and _codes(body) == {"GRAPHQL_VALIDATION_FAILED"} and body.get("data") is None
+    assert "introspect once" in body["errors"][0]["message"]
 
 
 def _nested(depth: int) -> str:

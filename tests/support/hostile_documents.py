@@ -10,7 +10,7 @@ from collections.abc import Callable
 from graphql import parse
 from graphql.language import Lexer, Source, TokenKind
 
-from graph.schema import BOUNDS
+from graph.schema import BOUNDS, INTROSPECTION
 
 MAX_BYTES = 100_000
 
@@ -71,6 +71,19 @@ def _operations(count: int) -> str:
     return "\n".join(f"query Q{i} {{ __typename }}" for i in range(count))
 
 
+def aliased_introspection(aliases: int) -> str:
+    """Every type's fields, with their types' fields three ofTypes deep, `aliases` times: what
+    held an API process for 0.6 s at 30 aliases (graph/introspection_cost.py)."""
+    inner = "name type { name }"
+    chain = f"fields {{ {inner} }} ofType {{ fields {{ {inner} }} ofType {{ fields {{ {inner} }} }} }}"
+    one = f"__schema {{ types {{ fields {{ type {{ {chain} }} }} }} }}"
+    return "{ " + " ".join(f"a{i}: {one}" for i in range(aliases)) + " }"
+
+
+def _introspection_fits(document: str) -> bool:
+    return _accepted(document) and INTROSPECTION.refusal(parse(document)) is None
+
+
 def refused_documents() -> dict[str, str]:
     """The worst documents of each kind that the bounds refuse, named."""
     fits = _fits
@@ -87,6 +100,7 @@ def refused_documents() -> dict[str, str]:
         "tokens past the limit": "{ " + "__typename " * (BOUNDS.max_tokens + 1) + "}",
         "comments past the limit": "#\n" * (MAX_BYTES // 2 - 20) + "{ __typename }",
         "one byte over the byte limit": "{ __typename }" + "#" + "x" * (MAX_BYTES - 14),
+        "introspection of every type's fields, 30 aliases": aliased_introspection(30),
     }
 
 
@@ -110,4 +124,5 @@ def accepted_documents() -> dict[str, str]:
             lambda n: "query(" + " ".join(f"$v{i}: Int" for i in range(n)) + ") { __typename }", ok
         ),
         "a long string argument": '{ job(id: "' + "x" * (MAX_BYTES - 40) + '") { id } }',
+        "the most introspection allowed": _most(aliased_introspection, _introspection_fits),
     }
