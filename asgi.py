@@ -8,6 +8,7 @@ opened once in the lifespan and shared through `request.state` (WebSockets inclu
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -88,6 +89,10 @@ async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         verifier=TokenVerifier(settings),
         quotas=QuotaService(redis, keys),
     )
+    # What startup made (modules, the schema, the services) lives as long as the process: out of
+    # the collector's sight, so that a full collection during a request walks only what requests
+    # made (the worst-case answer times of bench/document_cost.py were such pauses).
+    gc.freeze()
     try:
         yield {"services": services}
     finally:
