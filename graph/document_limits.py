@@ -11,9 +11,10 @@ and `graph.schema.Schema` (the byte limit); the compiled subscription path appli
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 
-from graphql import DocumentNode, GraphQLError, parse
+from graphql import DocumentNode, GraphQLError, OperationDefinitionNode, parse
 from strawberry.extensions import SchemaExtension
 
 from graph.document_cost import CostLimits, cost_refusal
@@ -21,6 +22,12 @@ from graph.introspection_cost import IntrospectionCost
 from settings import Settings
 
 DOCUMENT_TOO_LARGE = "DOCUMENT_TOO_LARGE"
+# The operationName of the request being executed, as the client sent it (None: none), set by
+# the schema for the task that executes it (each request and each WebSocket operation has its
+# own). Strawberry runs the first operation when several are sent without a name; the spec asks
+# for an error, and only the request tells a missing name from the first operation's.
+_UNSET = object()
+REQUESTED_OPERATION: ContextVar[str | object | None] = ContextVar("requested_operation", default=_UNSET)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,8 +75,25 @@ class DocumentLimits(SchemaExtension):
         context = self.execution_context
         if context.graphql_document is not None and context.pre_execution_errors is None:
             document = context.graphql_document
-            refusal = self.bounds.cost_refusal(document) or self.introspection.refusal(document)
+            refusal = (
+                self.bounds.cost_refusal(document)
+                or self.introspection.refusal(document)
+                or _unnamed_choice(document)
+            )
             if refusal is not None:
                 # Strawberry skips validation once errors are set, and answers with them.
                 context.pre_execution_errors = [refusal]
         yield
+
+
+def _unnamed_choice(document: DocumentNode) -> GraphQLError | None:
+    """The spec's GetOperation: with several operations, operationName must say which."""
+    if REQUESTED_OPERATION.get() is not None:
+        return None  # named, or not requested through the schema
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    if len(operations) < 2 or any(o.name is None for o in operations):
+        return None  # one operation; or an anonymous one among others, which validation refuses
+    return GraphQLError(
+        "the document has several operations: send operationName to say which one to run",
+        extensions={"code": "BAD_REQUEST"},
+    )

@@ -15,7 +15,7 @@ from strawberry.types.graphql import OperationType
 
 from graph.analyses import AnalysisMutation, AnalysisQuery
 from graph.document_cost import CostLimits
-from graph.document_limits import DocumentBounds, DocumentLimits
+from graph.document_limits import REQUESTED_OPERATION, DocumentBounds, DocumentLimits
 from graph.errors import ErrorMapping, log_client_errors, typed_errors
 from graph.introspection_cost import IntrospectionCost
 from graph.mutations import Mutation as JobMutation
@@ -59,7 +59,8 @@ class Schema(strawberry.Schema):
         # hook (which escape the masking of ErrorMapping): type them all, in place.
         errors[:] = typed_errors(errors)
 
-    # A document over the byte limit is refused before Strawberry creates anything for it.
+    # A document over the byte limit is refused before Strawberry creates anything for it; the
+    # operationName the request gave (or not) is noted for the document's own checks.
 
     async def execute(
         self,
@@ -74,6 +75,7 @@ class Schema(strawberry.Schema):
         refusal = BOUNDS.size_refusal(query)
         if refusal is not None:
             return ExecutionResult(data=None, errors=[refusal])
+        REQUESTED_OPERATION.set(operation_name)
         return await super().execute(
             query,
             variable_values,
@@ -97,6 +99,7 @@ class Schema(strawberry.Schema):
         refusal = BOUNDS.size_refusal(query)
         if refusal is not None:
             return _refused_stream(refusal)
+        REQUESTED_OPERATION.set(operation_name)
         return await super().stream(
             query,
             variable_values,

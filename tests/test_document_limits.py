@@ -290,6 +290,15 @@ async def test_a_body_trickled_slower_than_the_minimum_rate_is_cut(api):
     assert b"slower than 500 bytes a second" in received
 
 
+async def test_several_operations_need_an_operation_name(api):
+    document = "query A { __typename } query B { me { id } }"
+    status, body = await _post(api, {"query": document}, token="")
+    assert status == 200 and _codes(body) == {"BAD_REQUEST"}
+    assert "operationName" in body["errors"][0]["message"]
+    status, body = await _post(api, {"query": document, "operationName": "A"}, token="")
+    assert (status, body) == (200, {"data": {"__typename": "Query"}})
+
+
 async def test_introspection_as_tools_send_it_is_answered_and_multiplied_it_is_refused(api):
     everything = get_introspection_query(
         descriptions=True,

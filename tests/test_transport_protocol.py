@@ -35,6 +35,7 @@ from tests.support.processes import LOGS, Api, start_api
 from tests.support.stuck_client import _frame
 
 MY_JOB_UPDATES = "subscription { myJobUpdates { jobId seq state } }"
+SEQ = "{ myJobUpdates { seq } }"
 SOCKETS_PER_USER = 2
 CYCLES = 10_000  # subscribe/complete cycles on one socket, as the issue asks (a few seconds)
 
@@ -156,6 +157,7 @@ async def test_a_bad_document_is_an_error_for_its_id_and_the_socket_goes_on(serv
             "blank": ("  ", None, "GRAPHQL_PARSE_FAILED"),
             "validation": ("subscription { myJobUpdates { nope } }", None, "GRAPHQL_VALIDATION_FAILED"),
             "unknown-name": ("subscription A { myJobUpdates { seq } }", "Nope", "BAD_REQUEST"),
+            "which-one": (f"subscription A {SEQ} subscription B {SEQ}", None, "BAD_REQUEST"),
         }
         for op_id, (query, name, _) in bad.items():
             await ws.send(subscribe_message(op_id, query, operation_name=name))
