@@ -70,10 +70,16 @@ def _spawn(name: str, args: list[str], env: dict[str, str], cwd: Path) -> Proc:
 
 
 def start_worker(
-    name: str, env: dict[str, str], cwd: Path, pool: str = "threads", concurrency: int = 8
+    name: str,
+    env: dict[str, str],
+    cwd: Path,
+    pool: str = "threads",
+    concurrency: int = 8,
+    python: str = sys.executable,
 ) -> Proc:
+    """`celery -A jobs worker` under `python` (by default this one: the checkout's install)."""
     args = [
-        sys.executable,
+        python,
         "-m",
         "celery",
         "-A",
@@ -107,10 +113,10 @@ class Api:
         return f"http://127.0.0.1:{self.port}"
 
 
-async def start_api(name: str, env: dict[str, str], cwd: Path) -> Api:
+async def start_api(name: str, env: dict[str, str], cwd: Path, python: str = sys.executable) -> Api:
     port = free_port()
     args = [
-        sys.executable,
+        python,
         "-m",
         "uvicorn",
         "asgi:app",
