@@ -19,6 +19,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Mount, Route, WebSocketRoute
@@ -34,7 +35,7 @@ from graph.listener import Listener
 from graph.pdfs import download_pdf
 from graph.quotas import QuotaService
 from graph.schema import schema
-from graph.uploads import UploadGuard
+from graph.uploads import PREFLIGHT_HEADERS, UploadGuard
 from graph.view import GraphQLView
 from jobs.app import celery
 from jobs.cv_store import CvStore
@@ -144,6 +145,18 @@ async def metrics(request: Request) -> PlainTextResponse:
     return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
 
 
+# What GraphQL clients send: the token, JSON, and the preflight headers uploads must carry
+# (graph/uploads.py); Apollo Client names itself too.
+CORS_HEADERS = [
+    "Authorization",
+    "Content-Type",
+    "Accept",
+    *PREFLIGHT_HEADERS,
+    "Apollo-Client-Name",
+    "Apollo-Client-Version",
+]
+
+
 def create_app() -> Starlette:
     settings = get_settings()
     graphql = GraphQLView(settings.allowed_origin_list)
@@ -158,8 +171,20 @@ def create_app() -> Starlette:
             Route("/metrics", metrics),
             Mount(ASSETS_PATH, StaticFiles(directory=ASSETS_DIR)),
         ],
-        # Every request body, whatever the route, is bounded in size and in time while it is read.
         middleware=[
+            # Pages on ALLOWED_ORIGINS (a frontend on its own dev server or domain) may call the
+            # API with fetch: preflights answered, the headers GraphQL clients send allowed. No
+            # credentials: callers authenticate with bearer tokens, never cookies, so a foreign
+            # page gains nothing from a user's browser. Other origins get no CORS headers.
+            Middleware(
+                CORSMiddleware,
+                allow_origins=settings.allowed_origin_list,
+                allow_methods=["GET", "POST"],
+                allow_headers=CORS_HEADERS,
+                allow_credentials=False,
+                max_age=600,
+            ),
+            # Every request body, whatever the route, is bounded in size and in time while it is read.
             Middleware(
                 BodyLimits,
                 max_bytes=settings.http_max_body_bytes,
