@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import select
+import socket
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -176,7 +178,7 @@ async def _read_until_closed(reader: asyncio.StreamReader) -> bytes:
     try:
         while chunk := await reader.read(65536):
             received += chunk
-    except ConnectionResetError:
+    except ConnectionError:
         pass
     return received
 
@@ -194,31 +196,42 @@ class RawRequest:
         """Sends the head and `body` (and nothing more), then reads until the server closes;
         returns the status, the JSON body, and what came after the response."""
         assert self._url.hostname is not None and self._url.port is not None
-        reader, writer = await asyncio.open_connection(self._url.hostname, self._url.port)
         target = self._url.path + (f"?{query}" if query else "")
         head = f"{method} {target} HTTP/1.1\r\nHost: {self._url.netloc}\r\n"
         head += "".join(f"{name}: {value}\r\n" for name, value in headers.items()) + "\r\n"
-        answer = asyncio.create_task(_read_until_closed(reader))
-        data = head.encode() + body
-        try:
-            # In pieces, stopping once the server answered: it refuses without reading the rest,
-            # and more bytes sent into a closed connection would reset it before we read.
-            for start in range(0, len(data), 16384):
-                if answer.done():
-                    break
-                writer.write(data[start : start + 16384])
-                await writer.drain()
-        except ConnectionError:
-            pass
-        try:
-            received = await asyncio.wait_for(answer, 30)
-        finally:
-            writer.close()
+        address = (self._url.hostname, self._url.port)
+        received = await asyncio.to_thread(_exchange, address, head.encode() + body)
         status_line, _, rest = received.partition(b"\r\n")
         response_headers, _, content = rest.partition(b"\r\n\r\n")
         lengths = [h for h in response_headers.split(b"\r\n") if h.lower().startswith(b"content-length:")]
         length = int(lengths[0].split(b":")[1])
         return int(status_line.split()[1]), json.loads(content[:length]), content[length:]
+
+
+def _exchange(address: tuple[str, int], data: bytes) -> bytes:
+    """Writes `data` while reading, and stops writing at the first byte of an answer: the server
+    refuses without reading the rest, and bytes it never reads make its close a reset. Plain
+    sockets, so that what arrived before a reset is still read (asyncio's streams raise first)."""
+    received, sent = b"", 0
+    with socket.create_connection(address, timeout=30) as sock:
+        while True:
+            writing = [sock] if sent < len(data) and not received else []
+            readable, writable, _ = select.select([sock], writing, [], 30)
+            if not readable and not writable:
+                raise TimeoutError("the server neither answered nor read")
+            if readable:
+                try:
+                    chunk = sock.recv(65536)
+                except ConnectionResetError:
+                    return received
+                if not chunk:
+                    return received
+                received += chunk
+            elif writable:
+                try:
+                    sent += sock.send(data[sent : sent + 16384])
+                except (BrokenPipeError, ConnectionResetError):
+                    sent = len(data)
 
 
 async def test_a_declared_size_over_the_limit_is_refused_before_the_body_is_read(api):

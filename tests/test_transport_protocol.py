@@ -244,8 +244,12 @@ async def test_no_subscription_outlives_subscribe_complete_cycles_or_the_socket(
             await ws.send(subscribe_message(str(i), query, variables))
             if i % 10 < 2:
                 # Completed once live (its first event, the job's current state, has come), not
-                # only while it is still being set up.
+                # only while it is still being set up. An event of an operation completed just
+                # before may still be on its way (sent before the server read the complete): the
+                # protocol has clients ignore it, and so does this one.
                 message = json.loads(await ws.recv())
+                while int(message["id"]) < i and message["type"] == "next":
+                    message = json.loads(await ws.recv())
                 assert (message["id"], message["type"]) == (str(i), "next"), message
                 assert "errors" not in message["payload"], message
             await ws.send(json.dumps({"id": str(i), "type": "complete"}))
