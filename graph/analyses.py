@@ -30,7 +30,7 @@ class AnalysisMutation:
     )
     async def analyze_cv(
         self, info: Info[Context, None], questionnaire_id: strawberry.ID, cv_text: str | None = None
-    ) -> Job:
+    ) -> Job | None:
         services, owner = info.context.services, info.context.user_id
         questionnaire = await services.cv.questionnaire(
             owner, validation.object_id(questionnaire_id, "questionnaireId", "questionnaire")

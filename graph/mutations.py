@@ -79,7 +79,7 @@ class Mutation:
         description="Rewrite a CV for a target position. Returns the queued job "
         "at once; follow it with the jobUpdates subscription."
     )
-    async def improve_cv(self, info: Info[Context, None], input: ImproveCvInput) -> Job:
+    async def improve_cv(self, info: Info[Context, None], input: ImproveCvInput) -> Job | None:
         request = await _improve_request(info.context, input)
         context = info.context
         record = await start_job(
@@ -95,7 +95,7 @@ class Mutation:
         description="Delete a finished job of yours: its record and events, and what it made that "
         "belongs to no questionnaire (those go with their questionnaire). Returns the deleted id."
     )
-    async def delete_job(self, info: Info[Context, None], id: strawberry.ID) -> strawberry.ID:
+    async def delete_job(self, info: Info[Context, None], id: strawberry.ID) -> strawberry.ID | None:
         record = await owned_job(info.context, validation.job_id(id))
         if not record.state.terminal:
             raise JobActive(f"job {record.id} is {record.state.value}; cancel it first")
@@ -103,7 +103,7 @@ class Mutation:
         return strawberry.ID(record.id)
 
     @strawberry.mutation(description="Cancel a queued or running job; its worker stops generating.")
-    async def cancel_job(self, info: Info[Context, None], id: strawberry.ID) -> Job:
+    async def cancel_job(self, info: Info[Context, None], id: strawberry.ID) -> Job | None:
         job_id = validation.job_id(id)
         await owned_job(info.context, job_id)
         await info.context.services.store.cancel(job_id)

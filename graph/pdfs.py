@@ -21,7 +21,7 @@ class PdfMutation:
         description="Render an AI response of yours as an A4 PDF. Returns the RENDER_PDF job; its "
         "`pdf.url` is where to download the file."
     )
-    async def render_cv_pdf(self, info: Info[Context, None], response_id: strawberry.ID) -> Job:
+    async def render_cv_pdf(self, info: Info[Context, None], response_id: strawberry.ID) -> Job | None:
         services, owner = info.context.services, info.context.user_id
         response = await services.cv.response(
             owner, validation.object_id(response_id, "responseId", "response")

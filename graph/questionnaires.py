@@ -113,7 +113,7 @@ class QuestionnaireMutation:
     @strawberry.mutation(description="Describe the job you target. HTML is stripped from text fields.")
     async def create_questionnaire(
         self, info: Info[Context, None], input: QuestionnaireInput
-    ) -> Questionnaire:
+    ) -> Questionnaire | None:
         services = info.context.services
         cleaned = clean_fields(services.settings, QuestionnaireFields(**asdict(input)))
         user = info.context.user_or_raise
@@ -123,7 +123,7 @@ class QuestionnaireMutation:
     @strawberry.mutation(description="Change some fields of a questionnaire of yours.")
     async def update_questionnaire(
         self, info: Info[Context, None], id: strawberry.ID, input: QuestionnaireUpdate
-    ) -> Questionnaire:
+    ) -> Questionnaire | None:
         services, owner = info.context.services, info.context.user_id
         questionnaire_id = validation.object_id(id, "id", "questionnaire")
         current = await services.cv.questionnaire(owner, questionnaire_id)
@@ -134,7 +134,9 @@ class QuestionnaireMutation:
         description="Delete a questionnaire of yours with its CV, responses, analyses and PDFs. "
         "Returns the deleted id."
     )
-    async def delete_questionnaire(self, info: Info[Context, None], id: strawberry.ID) -> strawberry.ID:
+    async def delete_questionnaire(
+        self, info: Info[Context, None], id: strawberry.ID
+    ) -> strawberry.ID | None:
         questionnaire_id = validation.object_id(id, "id", "questionnaire")
         await info.context.services.cv.delete(info.context.user_id, questionnaire_id)
         return strawberry.ID(questionnaire_id)

@@ -71,7 +71,7 @@ class ResumeMutation:
     )
     async def upload_resume(
         self, info: Info[Context, None], questionnaire_id: strawberry.ID, file: Upload
-    ) -> UploadResumePayload:
+    ) -> UploadResumePayload | None:
         services, user = info.context.services, info.context.user_or_raise
         questionnaire = await services.cv.questionnaire(
             user.id, validation.object_id(questionnaire_id, "questionnaireId", "questionnaire")

@@ -12,6 +12,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
+import httpx
 import pytest
 from redis import Redis as SyncRedis
 
@@ -22,7 +23,7 @@ from jobs.run import JobRun
 from jobs.store import JobStore
 from tests.conftest import stack_env
 from tests.samples import CV
-from tests.support.auth import Caller
+from tests.support.auth import Caller, authorization
 from tests.support.fake_openai import Stream
 from tests.support.gql import (
     GraphQLErrors,
@@ -180,3 +181,20 @@ async def capped_api(redis_server, workdir) -> AsyncIterator[Api]:
     yield api
     await api.proc.stop()
 
+
+async def test_a_refused_mutation_keeps_what_its_siblings_did(capped_api, own_caller):
+    # Mutation fields are nullable: the third improvement, over the cap of 2, answers null with
+    # its error, and the two jobs created (and charged) before it reach the client.
+    document = "mutation($i: ImproveCvInput!) { a: improveCv(input: $i) { id } " + (
+        "b: improveCv(input: $i) { id } c: improveCv(input: $i) { id } }"
+    )
+    variables = {"i": {"cvText": CV, "position": "Engineer"}}
+    async with httpx.AsyncClient(timeout=30) as client:
+        response = await client.post(
+            capped_api.http_url, json={"query": document, "variables": variables}, headers=authorization(None)
+        )
+    body = response.json()
+    assert body["data"]["a"]["id"] and body["data"]["b"]["id"] and body["data"]["c"] is None
+    assert [(e["path"], e["extensions"]["code"]) for e in body["errors"]] == [(["c"], "TOO_MANY_ACTIVE_JOBS")]
+    for alias in ("a", "b"):
+        await cancel_job(capped_api.http_url, body["data"][alias]["id"])
