@@ -94,6 +94,8 @@ class Settings(BaseSettings):
     # ... and so is one slower than this many bytes a second (each buys a second beyond the
     # timeout): a trickle cannot hold a request open.
     http_body_min_rate: int = Field(default=500, gt=0)
+    # A socket silent this long gets a ping; one that stays silent another interval is closed.
+    ws_ping_interval_seconds: float = Field(default=30.0, gt=0)
     # One graphql-transport-ws message.
     ws_max_message_bytes: int = Field(default=1024 * 1024, gt=0)
     # Objects one operation may load from Redis (nested lists multiply them); past it the

@@ -93,6 +93,9 @@ async def drain(ws, receipts: Receipts) -> None:
     async for raw in ws:
         now = time.time()
         message = json.loads(raw)
+        if message["type"] == "ping":
+            await ws.send(json.dumps({"type": "pong"}))  # as graphql-ws clients do
+            continue
         if message["type"] != "next":
             break
         event = message["payload"]["data"]["jobUpdates"]

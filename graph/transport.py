@@ -46,6 +46,7 @@ from strawberry.types.unset import UnsetType
 from graph.compiled_subscription import JobUpdatesPlan, next_message_head
 from graph.context import Context
 from graph.errors import stream_error
+from graph.keepalive import Keepalive
 from graph.sockets import SocketLease
 from graph.subscriptions import job_updates_stream
 from graph.transport_messages import InvalidMessage, read_message
@@ -58,6 +59,7 @@ MAX_CLOSE_REASON_BYTES = 123
 class TransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
     _lease: SocketLease | None = None
     _expiry: asyncio.Task[None] | None = None
+    _keepalive: Keepalive | None = None
 
     @property
     def _socket(self) -> WebSocket:
@@ -93,7 +95,10 @@ class TransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
         if frame["type"] == "websocket.disconnect":
             return None
         try:
-            return read_message(frame, self.context.services.settings.ws_max_message_bytes)
+            message = read_message(frame, self.context.services.settings.ws_max_message_bytes)
+            if self._keepalive is not None:
+                self._keepalive.heard()
+            return message
         except InvalidMessage as e:
             await self.handle_invalid_message(e.reason)
             return None
@@ -146,6 +151,12 @@ class TransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
         else:
             await self.send_message({"type": "connection_ack", "payload": ack_payload})
         self.connection_acknowledged = True
+        self._keepalive = Keepalive(
+            self.context.services.settings.ws_ping_interval_seconds,
+            lambda: self.send_message({"type": "ping"}),
+            self._close,
+        )
+        self._keepalive.start()
 
     async def _take_place(self) -> bool:
         """The socket's place in its user's cap, taken before the ack so that a socket over the
@@ -214,6 +225,8 @@ class TransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
     async def shutdown(self) -> None:
         if self._expiry is not None:
             self._expiry.cancel()
+        if self._keepalive is not None:
+            self._keepalive.stop()
         try:
             await super().shutdown()
         finally:

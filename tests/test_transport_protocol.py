@@ -342,3 +342,28 @@ async def test_a_mutation_cancelled_mid_flight_never_strands_its_job(offline_sta
     for job_id in job_ids:
         assert (await stream_of(offline_stack.ws, job_id))[-1]["state"] == "SUCCEEDED"
     assert await redis.scard(f"{offline_stack.prefix}:user:{own_caller}:active") == 0
+
+
+@pytest.fixture(scope="module")
+async def pinging(redis_server, workdir) -> AsyncIterator[Api]:
+    env = {**stack_env(redis_server.url, "t-wsping"), "WS_PING_INTERVAL_SECONDS": "0.3"}
+    api = await start_api("t-wsping-api", env, workdir)
+    yield api
+    await api.proc.stop()
+
+
+async def test_a_silent_peer_is_pinged_then_closed_and_one_that_answers_stays(pinging):
+    # A peer that answers every ping (as graphql-ws clients do) stays open: three in a row.
+    async with acknowledged_socket(pinging.ws_url) as alive:
+        for _ in range(3):
+            assert json.loads(await alive.recv()) == {"type": "ping"}
+            await alive.send(json.dumps({"type": "pong"}))
+        await alive.send(json.dumps({"type": "ping"}))
+        assert json.loads(await alive.recv())["type"] in {"pong", "ping"}
+    # A silent one gets the protocol's ping and, never answering, is closed.
+    async with acknowledged_socket(pinging.ws_url) as silent:
+        assert json.loads(await silent.recv()) == {"type": "ping"}
+        with pytest.raises(websockets.exceptions.ConnectionClosed) as closed:
+            await silent.recv()
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
+    assert "no answer to a ping" in closed.value.rcvd.reason
