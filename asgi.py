@@ -159,7 +159,7 @@ CORS_HEADERS = [
 
 def create_app() -> Starlette:
     settings = get_settings()
-    graphql = GraphQLView(settings.allowed_origin_list)
+    graphql = GraphQLView(settings.allowed_origin_list, settings.graphiql_enabled)
     http_graphql = TypedHttpErrors(UploadGuard(graphql, settings.upload_max_bytes))
     return Starlette(
         routes=[

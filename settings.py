@@ -127,6 +127,9 @@ class Settings(BaseSettings):
     # its message may have been lost with Redis's last second of AOF.
     job_queued_grace_seconds: float = Field(default=600.0, gt=0)
 
+    # GraphiQL at GET /graphql in a browser: unset means on in development, off in production.
+    graphiql: bool | None = None
+
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     data_dir: str = ".data"
@@ -151,6 +154,10 @@ class Settings(BaseSettings):
     @property
     def allowed_origin_list(self) -> list[str]:
         return [o.strip() for o in self.allowed_origins.split(",") if o.strip()]
+
+    @property
+    def graphiql_enabled(self) -> bool:
+        return self.graphiql if self.graphiql is not None else self.env == "development"
 
     @property
     def openai_enabled(self) -> bool:

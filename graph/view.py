@@ -25,7 +25,7 @@ from jobs.errors import Unauthenticated
 class GraphQLView(GraphQL[Context, None]):
     graphql_transport_ws_handler_class = TransportHandler
 
-    def __init__(self, allowed_origins: list[str]) -> None:
+    def __init__(self, allowed_origins: list[str], graphiql: bool) -> None:
         # graphql-transport-ws only: the legacy graphql-ws protocol has no error-free way to end
         # a stream and is unmaintained upstream. Multipart uploads are on for uploadResume; their
         # CSRF defence and size limit sit in front of this view (graph/uploads.py). WebSocket
@@ -36,6 +36,7 @@ class GraphQLView(GraphQL[Context, None]):
             subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
             multipart_uploads_enabled=True,
             allowed_origins=allowed_origins,
+            graphql_ide="graphiql" if graphiql else None,
         )
         self._graphiql = graphiql_html()
 
