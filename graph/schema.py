@@ -76,13 +76,17 @@ class Schema(strawberry.Schema):
         if refusal is not None:
             return ExecutionResult(data=None, errors=[refusal])
         REQUESTED_OPERATION.set(operation_name)
+        # Subscriptions stream over WebSocket (graphql-transport-ws), never through here: run as
+        # a one-shot operation they would answer INTERNAL. Refused instead, as the view refuses a
+        # mutation over GET (400 BAD_REQUEST).
+        allowed = [t for t in allowed_operation_types or OperationType if t is not OperationType.SUBSCRIPTION]
         return await super().execute(
             query,
             variable_values,
             context_value,
             root_value,
             operation_name,
-            allowed_operation_types,
+            allowed,
             operation_extensions,
         )
 
