@@ -59,9 +59,6 @@ class Schema(strawberry.Schema):
         # hook (which escape the masking of ErrorMapping): type them all, in place.
         errors[:] = typed_errors(errors)
 
-    # A document over the byte limit is refused before Strawberry creates anything for it; the
-    # operationName the request gave (or not) is noted for the document's own checks.
-
     async def execute(
         self,
         query: str | None,
@@ -72,10 +69,9 @@ class Schema(strawberry.Schema):
         allowed_operation_types: Iterable[OperationType] | None = None,
         operation_extensions: dict[str, Any] | None = None,
     ) -> ExecutionResult:
-        refusal = BOUNDS.size_refusal(query)
+        refusal = _admission_refusal(query, operation_name)
         if refusal is not None:
             return ExecutionResult(data=None, errors=[refusal])
-        REQUESTED_OPERATION.set(operation_name)
         # Subscriptions stream over WebSocket (graphql-transport-ws), never through here: run as
         # a one-shot operation they would answer INTERNAL. Refused instead, as the view refuses a
         # mutation over GET (400 BAD_REQUEST).
@@ -100,10 +96,9 @@ class Schema(strawberry.Schema):
         operation_extensions: dict[str, Any] | None = None,
         allowed_operation_types: Iterable[OperationType] | None = None,
     ) -> StreamResult:
-        refusal = BOUNDS.size_refusal(query)
+        refusal = _admission_refusal(query, operation_name)
         if refusal is not None:
             return _refused_stream(refusal)
-        REQUESTED_OPERATION.set(operation_name)
         return await super().stream(
             query,
             variable_values,
@@ -113,6 +108,16 @@ class Schema(strawberry.Schema):
             operation_extensions,
             allowed_operation_types,
         )
+
+
+def _admission_refusal(query: str | None, operation_name: str | None) -> GraphQLError | None:
+    """What both ways in check first: a document over the byte limit is refused before Strawberry
+    creates anything for it; otherwise the operationName the request gave (or not) is noted for
+    the document's own checks (graph/document_limits.py)."""
+    refusal = BOUNDS.size_refusal(query)
+    if refusal is None:
+        REQUESTED_OPERATION.set(operation_name)
+    return refusal
 
 
 async def _refused_stream(refusal: GraphQLError) -> AsyncGenerator[PreExecutionError, None]:

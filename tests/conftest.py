@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -68,6 +69,17 @@ def stack_env(redis_url: str, prefix: str) -> dict[str, str]:
         "MAX_ACTIVE_JOBS_PER_USER": "1000",
         "MAX_WEBSOCKETS_PER_USER": "1000",
     }
+
+
+@asynccontextmanager
+async def api_alone(prefix: str, redis_url: str, cwd: Path, **env: str) -> AsyncIterator[Api]:
+    """An API process with no worker (its jobs stay unfinished) under its own key prefix, with
+    the suite's settings and `env` over them; stopped on leaving."""
+    api = await start_api(f"{prefix}-api", {**stack_env(redis_url, prefix), **env}, cwd)
+    try:
+        yield api
+    finally:
+        await api.proc.stop()
 
 
 @pytest.fixture(autouse=True)

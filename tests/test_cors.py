@@ -10,9 +10,9 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from tests.conftest import stack_env
+from tests.conftest import api_alone
 from tests.support.auth import authorization
-from tests.support.processes import Api, start_api
+from tests.support.processes import Api
 
 APP = "http://app.example:5173"
 EVIL = "https://evil.example"
@@ -21,10 +21,9 @@ ME = {"query": "{ me { id } }"}
 
 @pytest.fixture(scope="module")
 async def api(redis_server, workdir) -> AsyncIterator[Api]:
-    env = {**stack_env(redis_server.url, "t-cors"), "ALLOWED_ORIGINS": f"{APP}, https://other.example"}
-    api = await start_api("t-cors-api", env, workdir)
-    yield api
-    await api.proc.stop()
+    origins = f"{APP}, https://other.example"
+    async with api_alone("t-cors", redis_server.url, workdir, ALLOWED_ORIGINS=origins) as api:
+        yield api
 
 
 def _preflight(origin: str, headers: str) -> dict[str, str]:

@@ -21,7 +21,7 @@ from jobs.names import JobKind, JobState, Keys, Stage
 from jobs.outcome import Outcome, Writes
 from jobs.run import JobRun
 from jobs.store import JobStore
-from tests.conftest import stack_env
+from tests.conftest import api_alone
 from tests.samples import CV
 from tests.support.auth import Caller, authorization
 from tests.support.fake_openai import Stream
@@ -34,7 +34,7 @@ from tests.support.gql import (
     improve_from_questionnaire,
     subscribe,
 )
-from tests.support.processes import Api, start_api
+from tests.support.processes import Api
 from tests.test_quotas import _status
 
 PREFIX = "t-fence"
@@ -176,10 +176,8 @@ async def test_a_job_refused_over_its_quota_is_not_created(capped_api, redis, ow
 @pytest.fixture(scope="module")
 async def capped_api(redis_server, workdir) -> AsyncIterator[Api]:
     """An API with no worker, so jobs stay unfinished, and at most 2 of them per user."""
-    env = {**stack_env(redis_server.url, "t-fence-caps"), "MAX_ACTIVE_JOBS_PER_USER": "2"}
-    api = await start_api("t-fence-caps-api", env, workdir)
-    yield api
-    await api.proc.stop()
+    async with api_alone("t-fence-caps", redis_server.url, workdir, MAX_ACTIVE_JOBS_PER_USER="2") as api:
+        yield api
 
 
 async def test_a_refused_mutation_keeps_what_its_siblings_did(capped_api, own_caller):

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import websockets
 
-from tests.conftest import stack_env
+from tests.conftest import api_alone, stack_env
 from tests.samples import CV
 from tests.support.auth import token
 from tests.support.gql import (
@@ -346,10 +346,8 @@ async def test_a_mutation_cancelled_mid_flight_never_strands_its_job(offline_sta
 
 @pytest.fixture(scope="module")
 async def pinging(redis_server, workdir) -> AsyncIterator[Api]:
-    env = {**stack_env(redis_server.url, "t-wsping"), "WS_PING_INTERVAL_SECONDS": "0.3"}
-    api = await start_api("t-wsping-api", env, workdir)
-    yield api
-    await api.proc.stop()
+    async with api_alone("t-wsping", redis_server.url, workdir, WS_PING_INTERVAL_SECONDS="0.3") as api:
+        yield api
 
 
 async def test_a_silent_peer_is_pinged_then_closed_and_one_that_answers_stays(pinging):
