@@ -106,23 +106,21 @@ class _Measure:
 
     def selection(self, root: SelectionSetNode, parent: str) -> int:
         stack: list[tuple[SelectionSetNode, str, bool]] = [(root, parent, False)]
-        # Expanded, not yet summed: a fragment cycle (refused by other rules) counts as nothing
-        # instead of looping.
-        opened: set[tuple[int, str]] = set()
+        # Expanded, not yet summed, with their parts (read once): a fragment cycle (refused by
+        # other rules) counts as nothing instead of looping.
+        opened: dict[tuple[int, str], list[_Part]] = {}
         while stack:
             node, type_name, ready = stack.pop()
             key = (id(node), type_name)
             if key in self._memo or (key in opened and not ready):
                 continue
-            parts = self._parts(node, type_name)
             if ready:
-                opened.discard(key)
                 self._memo[key] = sum(
                     factor * (base + (self._memo.get((id(inner), under), 0) if inner else 0))
-                    for factor, base, inner, under in parts
+                    for factor, base, inner, under in opened.pop(key)
                 )
                 continue
-            opened.add(key)
+            parts = opened[key] = self._parts(node, type_name)
             stack.append((node, type_name, True))
             for _, _, inner, under in parts:
                 if inner is not None and (id(inner), under) not in self._memo:
