@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-long bench bench-documents lint schema install clean token browser
+.PHONY: run test test-long bench bench-documents lint schema install clean token browser js-clients
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,7 +26,16 @@ browser:
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || \
 	    echo "make: no Chromium (install Debian's chromium package to run the browser test)"; }
 
-test: $(STAMP) browser
+# The JavaScript clients the frontend tests drive (Apollo, urql, graphql-ws, graphql-sse,
+# graphql-http), at the versions tests/js/package-lock.json pins, from the npm registry.
+JS_STAMP := tests/js/node_modules/.package-lock.json
+$(JS_STAMP): tests/js/package-lock.json
+	cd tests/js && npm ci --no-audit --no-fund --loglevel=error
+	touch $(JS_STAMP)
+
+js-clients: $(JS_STAMP)
+
+test: $(STAMP) browser $(JS_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy .
 	$(BIN)/python -m pytest -q
@@ -57,4 +66,4 @@ schema: $(STAMP)
 	$(BIN)/strawberry export-schema graph.schema:schema --output schema.graphql
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build *.egg-info tests/js/node_modules

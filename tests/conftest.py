@@ -15,6 +15,7 @@ from redis.asyncio import Redis
 from devstack.redis_server import RedisServer, start_redis
 from tests.support import auth
 from tests.support.fake_openai import FakeOpenAI
+from tests.support.node import install_js_clients
 from tests.support.processes import Api, Proc, start_api, start_worker
 
 
@@ -143,3 +144,9 @@ async def ai_stack(redis_server: RedisServer, workdir: Path, fake_openai: FakeOp
     stack = await start_stack("t-ai", redis_server.url, workdir, **ai_env(fake_openai))
     yield stack
     await stack.stop()
+
+
+@pytest.fixture(scope="session")
+def js_clients() -> Path:
+    """tests/js with its npm packages installed (tests/support/node.py)."""
+    return install_js_clients()
