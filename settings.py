@@ -130,6 +130,12 @@ class Settings(BaseSettings):
     # GraphiQL at GET /graphql in a browser: unset means on in development, off in production.
     graphiql: bool | None = None
 
+    # --- HTTP subscriptions (multipart, SSE) ----------------------------------------------------
+
+    # --- Persisted documents (APQ, a manifest) --------------------------------------------------
+
+    # --- The demo page (/demo) ------------------------------------------------------------------
+
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     data_dir: str = ".data"
