@@ -11,12 +11,14 @@ from starlette.responses import HTMLResponse, Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
-from strawberry.http import GraphQLRequestData
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types import ExecutionResult
 from strawberry.types.unset import UnsetType
 
 from graph.context import Context, Services
 from graph.graphiql import graphiql_html
+from graph.response_media import CONTENT_TYPES, GRAPHQL_RESPONSE_JSON, is_request_error, negotiate, status_of
 from graph.schema import schema
 from graph.transport import TransportHandler
 from jobs.errors import Unauthenticated
@@ -78,3 +80,39 @@ class GraphQLView(GraphQL[Context, None]):
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
         return HTMLResponse(self._graphiql)
+
+    async def get_sub_response(self, request: Request | WebSocket) -> Response:
+        return NegotiatedSubResponse(negotiate(request.headers.get("accept")))
+
+    async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
+        processed = await super().process_result(request, result)
+        # A request error under graphql-response+json has no `data` entry (execution never
+        # started); application/json clients keep the `"data": null` they have always had.
+        media = negotiate(request.headers.get("accept"))
+        if media == GRAPHQL_RESPONSE_JSON and is_request_error(result.data, result.errors):
+            del processed["data"]
+        return processed
+
+    def create_response(
+        self, response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse], sub_response: Response
+    ) -> Response:
+        response = super().create_response(response_data, sub_response)
+        media = sub_response.media if isinstance(sub_response, NegotiatedSubResponse) else None
+        if media == GRAPHQL_RESPONSE_JSON:
+            response.headers["content-type"] = CONTENT_TYPES[media]
+        if not sub_response.status_code:  # a status a resolver set stands
+            response.status_code = status_of(media, response_data)
+        if response.status_code == 401:
+            response.headers["www-authenticate"] = "Bearer"
+        return response
+
+
+class NegotiatedSubResponse(Response):
+    """Strawberry's sub-response (the headers and status resolvers may set: none yet), carrying
+    the media type negotiated for the answer (graph/response_media.py) to `create_response`."""
+
+    def __init__(self, media: str | None) -> None:
+        super().__init__()
+        self.media = media
+        self.status_code = None  # type: ignore[assignment]
+        del self.headers["content-length"]
