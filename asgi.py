@@ -29,6 +29,7 @@ from graph.auth import TokenVerifier
 from graph.body_limits import BodyLimits
 from graph.compiled_subscription import SubscriptionCompiler
 from graph.context import Services
+from graph.demo import demo_routes
 from graph.graphiql import ASSETS_DIR, ASSETS_PATH
 from graph.http_errors import TypedHttpErrors
 from graph.listener import Listener
@@ -170,6 +171,8 @@ def create_app() -> Starlette:
             Route("/healthz", healthz),
             Route("/metrics", metrics),
             Mount(ASSETS_PATH, StaticFiles(directory=ASSETS_DIR)),
+            # examples/web at /demo, as the environment allows (graph/demo.py).
+            *demo_routes(settings),
         ],
         middleware=[
             # Pages on ALLOWED_ORIGINS (a frontend on its own dev server or domain) may call the

@@ -135,6 +135,10 @@ class Settings(BaseSettings):
     # --- Persisted documents (APQ, a manifest) --------------------------------------------------
 
     # --- The demo page (/demo) ------------------------------------------------------------------
+    # examples/web at /demo: unset means on in development, off in production. Only a development
+    # API hands the page a token (for one shared user); with DEMO=true in production, visitors
+    # paste their own.
+    demo: bool | None = None
 
     api_host: str = "127.0.0.1"
     api_port: int = 8000
