@@ -133,6 +133,18 @@ class Settings(BaseSettings):
     # --- HTTP subscriptions (multipart, SSE) ----------------------------------------------------
 
     # --- Persisted documents (APQ, a manifest) --------------------------------------------------
+    # off: every request carries its document's text. apq: Apollo's automatic persisted queries
+    # (a query may come as its sha256 alone once the API has seen its text). only: the API runs
+    # only the documents of PERSISTED_DOCUMENTS_MANIFEST and refuses every other one.
+    persisted_documents: Literal["off", "apq", "only"] = "apq"
+    # A JSON manifest, as Apollo's generate-persisted-query-manifest or GraphQL Codegen's client
+    # preset (persisted-documents.json) writes it; read once at startup (required by `only`).
+    persisted_documents_manifest: str | None = None
+    # What APQ documents may take in Redis, all together (each charged its bytes and a fixed
+    # overhead); past it the least recently used go. Unused this long, a document goes too.
+    apq_max_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
+    apq_ttl_seconds: float = Field(default=86_400.0, gt=0)
+
 
     # --- The demo page (/demo) ------------------------------------------------------------------
     # examples/web at /demo: unset means on in development, off in production. Only a development

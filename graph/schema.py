@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Iterable
+from contextlib import aclosing
 from typing import Any
 
 import strawberry
@@ -14,12 +15,14 @@ from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 
 from graph.analyses import AnalysisMutation, AnalysisQuery
+from graph.context import Context
 from graph.document_cost import CostLimits
 from graph.document_limits import REQUESTED_OPERATION, DocumentBounds, DocumentLimits
 from graph.errors import ErrorMapping, log_client_errors, typed_errors
 from graph.introspection_cost import IntrospectionCost
 from graph.mutations import Mutation as JobMutation
 from graph.pdfs import PdfMutation
+from graph.persisted_documents import PERSISTED_DOCUMENTS, REQUESTED_DOCUMENT_ID, Admitted
 from graph.queries import Query as JobQuery
 from graph.questionnaires import QuestionnaireMutation, QuestionnaireQuery
 from graph.quotas import AccountQuery, ApiCallQuota
@@ -69,14 +72,15 @@ class Schema(strawberry.Schema):
         allowed_operation_types: Iterable[OperationType] | None = None,
         operation_extensions: dict[str, Any] | None = None,
     ) -> ExecutionResult:
-        refusal = _admission_refusal(query, operation_name)
-        if refusal is not None:
-            return ExecutionResult(data=None, errors=[refusal])
+        admitted = await _admit(query, operation_name, operation_extensions, context_value)
+        if isinstance(admitted, GraphQLError):
+            return PreExecutionError(data=None, errors=[admitted])
+        query = admitted.query
         # Subscriptions stream over WebSocket (graphql-transport-ws), never through here: run as
         # a one-shot operation they would answer INTERNAL. Refused instead, as the view refuses a
         # mutation over GET (400 BAD_REQUEST).
         allowed = [t for t in allowed_operation_types or OperationType if t is not OperationType.SUBSCRIPTION]
-        return await super().execute(
+        result = await super().execute(
             query,
             variable_values,
             context_value,
@@ -85,6 +89,9 @@ class Schema(strawberry.Schema):
             allowed,
             operation_extensions,
         )
+        if not isinstance(result, PreExecutionError):
+            await PERSISTED_DOCUMENTS.remember(admitted, context_value)
+        return result
 
     async def stream(
         self,
@@ -96,11 +103,11 @@ class Schema(strawberry.Schema):
         operation_extensions: dict[str, Any] | None = None,
         allowed_operation_types: Iterable[OperationType] | None = None,
     ) -> StreamResult:
-        refusal = _admission_refusal(query, operation_name)
-        if refusal is not None:
-            return _refused_stream(refusal)
-        return await super().stream(
-            query,
+        admitted = await _admit(query, operation_name, operation_extensions, context_value)
+        if isinstance(admitted, GraphQLError):
+            return _refused_stream(admitted)
+        results = await super().stream(
+            admitted.query,
             variable_values,
             context_value,
             root_value,
@@ -108,16 +115,39 @@ class Schema(strawberry.Schema):
             operation_extensions,
             allowed_operation_types,
         )
+        return results if admitted.register is None else _remembering(results, admitted, context_value)
 
 
-def _admission_refusal(query: str | None, operation_name: str | None) -> GraphQLError | None:
+async def _admit(
+    query: str | None, operation_name: str | None, extensions: dict[str, Any] | None, context: Any
+) -> Admitted | GraphQLError:
     """What both ways in check first: a document over the byte limit is refused before Strawberry
-    creates anything for it; otherwise the operationName the request gave (or not) is noted for
-    the document's own checks (graph/document_limits.py)."""
+    creates anything for it (or the request's text is hashed); then the document the request
+    runs is settled (graph/persisted_documents.py: its text, a persisted one by id, or a refusal
+    under PERSISTED_DOCUMENTS=only); and the operationName the request gave (or not) is noted
+    for the document's own checks (graph/document_limits.py)."""
     refusal = BOUNDS.size_refusal(query)
-    if refusal is None:
-        REQUESTED_OPERATION.set(operation_name)
-    return refusal
+    if refusal is not None:
+        return refusal
+    services = context.services if isinstance(context, Context) else None
+    try:
+        admitted = await PERSISTED_DOCUMENTS.admit(query, extensions, REQUESTED_DOCUMENT_ID.get(), services)
+    except GraphQLError as e:
+        return e
+    REQUESTED_OPERATION.set(operation_name)
+    return admitted
+
+
+async def _remembering(results: StreamResult, admitted: Admitted, context: Any) -> StreamResult:
+    """`results`, storing the persisted query once its first result shows that it ran."""
+    async with aclosing(results):
+        first = True
+        async for result in results:
+            if first and not isinstance(result, PreExecutionError):
+                await PERSISTED_DOCUMENTS.remember(admitted, context)
+            first = False
+            yield result
+
 
 
 async def _refused_stream(refusal: GraphQLError) -> AsyncGenerator[PreExecutionError, None]:

@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import time
 from contextlib import aclosing
-from typing import Any
+from typing import Any, cast
 
 from graphql import GraphQLError
 from redis.exceptions import RedisError
@@ -39,6 +39,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
     NextMessage,
     NextMessagePayload,
     SubscribeMessage,
+    SubscribeMessagePayload,
 )
 from strawberry.types.execution import PreExecutionError
 from strawberry.types.unset import UnsetType
@@ -47,6 +48,7 @@ from graph.compiled_subscription import JobUpdatesPlan, next_message_head
 from graph.context import Context
 from graph.errors import stream_error
 from graph.keepalive import Keepalive
+from graph.persisted_documents import PERSISTED_DOCUMENTS
 from graph.sockets import SocketLease
 from graph.subscriptions import job_updates_stream
 from graph.transport_messages import InvalidMessage, read_message
@@ -208,9 +210,30 @@ class TransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
         operation = Operation(
             self, operation_id, payload["query"], payload.get("variables"), payload.get("operationName")
         )
-        operation.task = asyncio.create_task(self.run_operation(operation))
+        operation.task = asyncio.create_task(self._admit_and_run(operation, payload))
         operation.task.add_done_callback(self._task_done)
         self.operations[operation_id] = operation
+
+    async def _admit_and_run(
+        self, operation: Operation[Context, None], payload: SubscribeMessagePayload
+    ) -> None:
+        """The operation, once its document is settled as over HTTP (graph/persisted_documents.py):
+        a persisted one named by `extensions.persistedQuery` or `documentId`, or a text that
+        PERSISTED_DOCUMENTS=only must know. Checked here, before the compiled path, which skips
+        the schema's own admission: no transport runs a document `only` refuses."""
+        document_id = cast(dict[str, object], payload).get("documentId")
+        try:
+            admitted = await PERSISTED_DOCUMENTS.admit(
+                operation.query,
+                payload.get("extensions"),
+                document_id if isinstance(document_id, str) else None,
+                self.context.services,
+            )
+        except GraphQLError as refusal:
+            await operation.send_initial_errors([refusal])
+            return
+        operation.query = admitted.query or ""
+        await self.run_operation(operation)
 
     async def cleanup_operation(self, operation_id: str) -> None:
         operation = self.operations.pop(operation_id, None)

@@ -12,12 +12,14 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.http.base import BaseRequestProtocol
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UnsetType
 
 from graph.context import Context, Services
 from graph.graphiql import graphiql_html
+from graph.persisted_documents import REQUESTED_DOCUMENT_ID
 from graph.response_media import CONTENT_TYPES, GRAPHQL_RESPONSE_JSON, is_request_error, negotiate, status_of
 from graph.schema import schema
 from graph.transport import TransportHandler
@@ -70,13 +72,37 @@ class GraphQLView(GraphQL[Context, None]):
         self, request: AsyncHTTPRequestAdapter
     ) -> GraphQLRequestData | list[GraphQLRequestData]:
         try:
-            return await super().parse_http_body(request)
+            data = await super().parse_http_body(request)
         except (AttributeError, TypeError, ValueError, IndexError, RecursionError) as e:
             # Strawberry assumes the request's JSON, and a multipart request's `operations` and
             # `map`, have the right shape; any other shape is the client's mistake, not ours.
             raise HTTPException(
                 400, "a GraphQL request must be a JSON object, and so must a multipart request's `map`"
             ) from e
+        single = isinstance(data, GraphQLRequestData)
+        REQUESTED_DOCUMENT_ID.set(await self._document_id(request) if single else None)
+        return data
+
+    async def _document_id(self, request: AsyncHTTPRequestAdapter) -> str | None:
+        """The request's `documentId` (GraphQL over HTTP's persisted documents appendix), which
+        Strawberry does not read: from a GET's query string, or from a JSON body that names it
+        (parsed again only then; multipart requests name documents by
+        `extensions.persistedQuery`)."""
+        if request.method == "GET":
+            value: object = request.query_params.get("documentId")
+        else:
+            body = await request.get_body() if "application/json" in (request.content_type or "") else b""
+            value = self.parse_json(body).get("documentId") if b'"documentId"' in body else None
+        if value is not None and not isinstance(value, str):
+            raise HTTPException(400, "The GraphQL request's `documentId` must be a string, if provided.")
+        return value
+
+    def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
+        # A GET naming a persisted document has no `query` either, yet it is an operation
+        # (a browser's fetch accepts */*, which would otherwise ask for GraphiQL).
+        params = request.query_params
+        named = "documentId" in params or "extensions" in params
+        return not named and super().should_render_graphql_ide(request)
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
         return HTMLResponse(self._graphiql)

@@ -22,6 +22,8 @@ Key layout (`<p>` is `Settings.key_prefix`):
     <p>:response:<id>:pdfs list  ids of the PDFs rendered from a response
     <p>:pdf:<id>          hash   a rendered PDF's metadata
     <p>:pdf:<id>:file     string the PDF's bytes
+    <p>:apq:docs          hash   APQ documents by sha256, and "#bytes" they are charged (bounded)
+    <p>:apq:used          zset   APQ documents' sha256, scored by last use (LRU and TTL)
     <p>.jobs              Celery queue of this deployment's tasks
 """
 
@@ -150,6 +152,11 @@ class Keys:
 
     def pdf_file(self, pdf_id: str) -> str:
         return f"{self.prefix}:pdf:{pdf_id}:file"
+
+    def persisted_queries(self) -> tuple[str, str]:
+        """Documents stored by automatic persisted queries (graph/apq_store.py): a hash of
+        sha256 -> text (and the bytes they are charged), and a zset of sha256 by last use."""
+        return f"{self.prefix}:apq:docs", f"{self.prefix}:apq:used"
 
     @property
     def leases(self) -> str:
