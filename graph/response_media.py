@@ -58,29 +58,32 @@ class _Range:
 
 def negotiate(accept: str | None) -> str | None:
     """The media type of a JSON answer for this `Accept` header, or None when it accepts neither.
-
-    Each type takes the q of the most specific range that names it (RFC 9110); the higher q
-    wins, then the type the client names itself over one it only accepts by a wildcard, then the
-    one it lists first. Accepted only by wildcards, application/json (what `*/*` meant before
-    graphql-response+json existed; graphql-http's audit 47DE)."""
+    Accepted only by wildcards, application/json: what `*/*` meant before graphql-response+json
+    existed (graphql-http's audit 47DE)."""
     if accept is None or not accept.strip():
         return GRAPHQL_RESPONSE_JSON
-    ranges = _ranges(accept)
-    scored = []
-    for preference, media in enumerate((JSON, GRAPHQL_RESPONSE_JSON)):
-        match = _best_match(ranges, media)
-        if match is not None and match[1].q > 0:
-            specificity, chosen = match
-            scored.append(((chosen.q, specificity, -chosen.position, -preference), media))
-    return max(scored)[1] if scored else None
+    return preferred(accept, (JSON, GRAPHQL_RESPONSE_JSON))
 
 
 def serves_something(accept: str | None) -> bool:
     """Whether `/graphql` has any answer this `Accept` header takes."""
-    if negotiate(accept) is not None:
-        return True
-    ranges = _ranges(accept or "")
-    return any((match := _best_match(ranges, media)) and match[1].q > 0 for media in OTHER_ANSWERS)
+    return negotiate(accept) is not None or preferred(accept or "", OTHER_ANSWERS) is not None
+
+
+def preferred(accept: str, offered: Sequence[str]) -> str | None:
+    """Of the `offered` media types, the one this `Accept` header prefers, or None if it takes none.
+
+    Each type takes the q of the most specific range that names it (RFC 9110, 12.5.1); the
+    higher q wins, then the type the client names itself over one it takes only by a wildcard,
+    then the one it lists first, then the one listed first in `offered`."""
+    ranges = _ranges(accept)
+    scored = []
+    for rank, media in enumerate(offered):
+        match = _best_match(ranges, media)
+        if match is not None and match[1].q > 0:
+            specificity, chosen = match
+            scored.append(((chosen.q, specificity, -chosen.position, -rank), media))
+    return max(scored)[1] if scored else None
 
 
 def _ranges(accept: str) -> list[_Range]:
