@@ -131,6 +131,10 @@ class Settings(BaseSettings):
     graphiql: bool | None = None
 
     # --- HTTP subscriptions (multipart, SSE) ----------------------------------------------------
+    # An HTTP subscription stream with nothing to say for this long gets a heartbeat (an empty
+    # multipart part, an SSE comment), so that proxies and load balancers that cut idle
+    # connections (nginx, AWS ALB: 60 s; some 30 s) leave it open.
+    http_stream_heartbeat_seconds: float = Field(default=15.0, gt=0)
 
     # --- Persisted documents (APQ, a manifest) --------------------------------------------------
     # off: every request carries its document's text. apq: Apollo's automatic persisted queries

@@ -76,9 +76,10 @@ class Schema(strawberry.Schema):
         if isinstance(admitted, GraphQLError):
             return PreExecutionError(data=None, errors=[admitted])
         query = admitted.query
-        # Subscriptions stream over WebSocket (graphql-transport-ws), never through here: run as
-        # a one-shot operation they would answer INTERNAL. Refused instead, as the view refuses a
-        # mutation over GET (400 BAD_REQUEST).
+        # Subscriptions stream (`stream` below), over WebSocket or over HTTP when the request's
+        # Accept asks for multipart or SSE (graph/http_streams.py); never through here: run as a
+        # one-shot operation they would answer INTERNAL. Refused instead (400 BAD_REQUEST), with
+        # a message that says how to subscribe (graph/view.py, execute_single).
         allowed = [t for t in allowed_operation_types or OperationType if t is not OperationType.SUBSCRIPTION]
         result = await super().execute(
             query,

@@ -1,4 +1,6 @@
-"""Live streams over WebSocket (graphql-transport-ws)."""
+"""Live streams: over WebSocket (graphql-transport-ws), or over HTTP as multipart (Apollo Client)
+or server-sent events (graphql-sse, urql) for clients without WebSocket (graph/http_streams.py).
+The same resolvers serve every transport, so their checks and their order are the same."""
 
 from __future__ import annotations
 

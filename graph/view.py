@@ -13,12 +13,20 @@ from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.http.base import BaseRequestProtocol
-from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.subscriptions import (
+    GRAPHQL_SSE_PROTOCOL,
+    GRAPHQL_TRANSPORT_WS_PROTOCOL,
+    MULTIPART_SUBSCRIPTION_PROTOCOL,
+)
 from strawberry.types import ExecutionResult
+from strawberry.types.execution import SubscriptionExecutionResult
+from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UnsetType
 
 from graph.context import Context, Services
 from graph.graphiql import graphiql_html
+from graph.http_streams import HOW_TO_SUBSCRIBE, MultipartStream, SseStream, guarded
 from graph.persisted_documents import REQUESTED_DOCUMENT_ID
 from graph.response_media import CONTENT_TYPES, GRAPHQL_RESPONSE_JSON, is_request_error, negotiate, status_of
 from graph.schema import schema
@@ -28,16 +36,27 @@ from jobs.errors import Unauthenticated
 
 class GraphQLView(GraphQL[Context, None]):
     graphql_transport_ws_handler_class = TransportHandler
+    # Subscriptions over HTTP, with our heartbeat interval and Accept negotiation.
+    stream_transport_classes_by_protocol = {
+        MULTIPART_SUBSCRIPTION_PROTOCOL: MultipartStream,
+        GRAPHQL_SSE_PROTOCOL: SseStream,
+    }
 
     def __init__(self, allowed_origins: list[str], graphiql: bool) -> None:
-        # graphql-transport-ws only: the legacy graphql-ws protocol has no error-free way to end
-        # a stream and is unmaintained upstream. Multipart uploads are on for uploadResume; their
+        # graphql-transport-ws for WebSockets: the legacy graphql-ws protocol has no error-free
+        # way to end a stream and is unmaintained upstream. Over HTTP, subscriptions stream as
+        # multipart (Apollo Client) or SSE (graphql-sse, urql), by the request's Accept
+        # (graph/http_streams.py). Multipart uploads are on for uploadResume; their
         # CSRF defence and size limit sit in front of this view (graph/uploads.py). WebSocket
         # handshakes from other origins than the API's own and `allowed_origins` are refused
         # (cross-site WebSocket hijacking).
         super().__init__(
             schema,
-            subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
+            subscription_protocols=[
+                GRAPHQL_TRANSPORT_WS_PROTOCOL,
+                MULTIPART_SUBSCRIPTION_PROTOCOL,
+                GRAPHQL_SSE_PROTOCOL,
+            ],
             multipart_uploads_enabled=True,
             allowed_origins=allowed_origins,
             graphql_ide="graphiql" if graphiql else None,
@@ -103,6 +122,55 @@ class GraphQLView(GraphQL[Context, None]):
         params = request.query_params
         named = "documentId" in params or "extensions" in params
         return not named and super().should_render_graphql_ide(request)
+
+    async def execute_operation(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        request_data: GraphQLRequestData | list[GraphQLRequestData],
+        context: Context,
+        root_value: None,
+        sub_response: Response,
+    ) -> ExecutionResult | list[ExecutionResult] | SubscriptionExecutionResult:
+        result = await super().execute_operation(
+            request=request,
+            request_adapter=request_adapter,
+            request_data=request_data,
+            context=context,
+            root_value=root_value,
+            sub_response=sub_response,
+        )
+        if isinstance(result, SubscriptionExecutionResult):
+            return guarded(context, result)  # an HTTP stream (multipart, SSE)
+        return result
+
+    async def execute_single(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        sub_response: Response,
+        context: Context,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        try:
+            return await super().execute_single(
+                request=request,
+                request_adapter=request_adapter,
+                sub_response=sub_response,
+                context=context,
+                root_value=root_value,
+                request_data=request_data,
+            )
+        except HTTPException as e:
+            # A subscription sent without a streaming Accept (graph/schema.py refuses it): say how.
+            refused = e.__cause__
+            if (
+                isinstance(refused, InvalidOperationTypeError)
+                and refused.operation_type is OperationType.SUBSCRIPTION
+            ):
+                raise HTTPException(400, HOW_TO_SUBSCRIBE) from refused
+            raise
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
         return HTMLResponse(self._graphiql)

@@ -1,0 +1,406 @@
+"""Subscriptions over HTTP for clients without WebSocket: multipart (Apollo Client's HttpLink) and
+server-sent events (graphql-sse, urql's fetchSubscriptions), with the WebSocket path's semantics:
+the token, ownership, snapshot first, afterSeq replay, the end after the terminal event, and the
+one pub/sub connection per process. Driven by the real client libraries (tests/js) and by a
+byte-exact client of our own (httpx, streaming) for what the libraries cannot provoke."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+import websockets
+
+from tests.conftest import Stack, api_alone, start_stack
+from tests.samples import CV
+from tests.support.auth import Caller, authorization, token
+from tests.support.gql import (
+    JOB_UPDATES,
+    assert_contiguous,
+    cancel_job,
+    closed_with,
+    connection_init,
+    improve_cv,
+    metric,
+    raw_operation,
+    stream_of,
+)
+from tests.support.processes import Api
+
+APP = "http://app.example:5173"
+MULTIPART = 'multipart/mixed;boundary="graphql";subscriptionSpec=1.0,application/json'
+SSE = "text/event-stream"
+DELIMITER = "\r\n--graphql"
+PART_HEAD = "\r\nContent-Type: application/json; charset=utf-8"
+HEARTBEAT_SECONDS = "0.2"
+MY_JOB_UPDATES = "subscription { myJobUpdates { jobId seq state } }"
+CONNECTIONS_PER_USER = 2
+
+
+@pytest.fixture(scope="module")
+async def stack(redis_server, workdir) -> AsyncIterator[Stack]:
+    """A worker (jobs run to their end) and an API whose HTTP streams send heartbeats often, so
+    that every client below meets them."""
+    stack = await start_stack(
+        "t-hsub",
+        redis_server.url,
+        workdir,
+        ALLOWED_ORIGINS=APP,
+        HTTP_STREAM_HEARTBEAT_SECONDS=HEARTBEAT_SECONDS,
+    )
+    yield stack
+    await stack.stop()
+
+
+@pytest.fixture(scope="module")
+async def idle(redis_server, workdir) -> AsyncIterator[Api]:
+    """An API without a worker: its jobs stay QUEUED until cancelled, so streams stay open for as
+    long as a test needs; a cap of two connections per user; tokens without leeway."""
+    async with api_alone(
+        "t-hsub-idle",
+        redis_server.url,
+        workdir,
+        HTTP_STREAM_HEARTBEAT_SECONDS=HEARTBEAT_SECONDS,
+        MAX_WEBSOCKETS_PER_USER=str(CONNECTIONS_PER_USER),
+        JWT_LEEWAY_SECONDS="0",
+    ) as api:
+        yield api
+
+
+# --- A byte-exact client ----------------------------------------------------------------------
+
+
+@dataclass
+class Frame:
+    kind: str  # "next", "heartbeat" or "complete"
+    raw: str
+    payload: dict[str, Any] | None = None
+
+
+class HttpSubscription:
+    """One streamed response, split into the frames of its protocol as they arrive."""
+
+    def __init__(self, response: httpx.Response, accept: str) -> None:
+        self.response = response
+        self.multipart = accept == MULTIPART
+        self._chunks = response.aiter_text()
+        self._buffer = ""
+        self.ended = False
+
+    async def frame(self) -> Frame | None:
+        """The next frame; None once the response ended."""
+        while (frame := self._split()) is None:
+            try:
+                self._buffer += await anext(self._chunks)
+            except StopAsyncIteration:
+                self.ended = True
+                assert self._buffer.strip() == "", self._buffer
+                return None
+        return frame
+
+    def _split(self) -> Frame | None:
+        if self.multipart:
+            return self._multipart()
+        end = self._buffer.find("\r\n\r\n")
+        if end < 0:
+            return None
+        raw, self._buffer = self._buffer[: end + 4], self._buffer[end + 4 :]
+        if raw == ": ping\r\n\r\n":
+            return Frame("heartbeat", raw)
+        lines = dict(
+            line.split(": ", 1) if ": " in line else (line.rstrip(":"), "") for line in raw.split("\r\n")[:2]
+        )
+        if lines["event"] == "complete":
+            return Frame("complete", raw)
+        assert lines["event"] == "next", raw
+        return Frame("next", raw, json.loads(lines["data"]))
+
+    def _multipart(self) -> Frame | None:
+        # Apollo's framing: each part ends with "\r\n--graphql"; an empty part and "--" close it.
+        end = self._buffer.find(DELIMITER)
+        if end < 0:
+            return None
+        raw, rest = self._buffer[:end], self._buffer[end + len(DELIMITER) :]
+        if raw == "":
+            if len(rest) < 4:
+                return None
+            assert rest.startswith("--\r\n"), rest
+            self._buffer = rest[4:]
+            return Frame("complete", DELIMITER + "--\r\n")
+        self._buffer = rest
+        head, _, body = raw.partition("\r\n\r\n")
+        assert head == f"{PART_HEAD}\r\nContent-Length: {len(body.encode())}"
+        part = json.loads(body)
+        if part == {}:
+            return Frame("heartbeat", raw)
+        return Frame("next", raw, part["payload"])
+
+    async def payload(self) -> dict[str, Any] | None:
+        """The next payload, heartbeats skipped; None once the stream completed."""
+        while (frame := await self.frame()) is not None:
+            if frame.kind == "next":
+                return frame.payload
+            if frame.kind == "complete":
+                return None
+        raise AssertionError("the response ended without completing the stream")
+
+    async def events(self, count: int) -> list[dict[str, Any]]:
+        out = []
+        for _ in range(count):
+            payload = await self.payload()
+            assert payload is not None and not payload.get("errors"), payload
+            out.append(payload["data"]["jobUpdates"])
+        return out
+
+    async def until_complete(self) -> list[dict[str, Any]]:
+        """Every payload up to `complete`, and the response's end right after it."""
+        payloads = []
+        while (payload := await self.payload()) is not None:
+            payloads.append(payload)
+        assert await self.frame() is None
+        return payloads
+
+
+@asynccontextmanager
+async def http_subscription(
+    url: str,
+    query: str,
+    variables: dict[str, Any] | None = None,
+    accept: str = SSE,
+    bearer: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> AsyncIterator[HttpSubscription]:
+    request = {"query": query, "variables": variables or {}}
+    sent = {"Accept": accept, **authorization(bearer), **(headers or {})}
+    async with (
+        httpx.AsyncClient(timeout=60) as client,
+        client.stream("POST", url, json=request, headers=sent) as r,
+    ):
+        assert r.status_code == 200, await r.aread()
+        yield HttpSubscription(r, accept)
+
+
+async def http_events(url: str, job_id: str, after_seq: int | None, accept: str) -> list[dict[str, Any]]:
+    async with http_subscription(url, JOB_UPDATES, {"j": job_id, "a": after_seq}, accept) as sub:
+        payloads = await sub.until_complete()
+    assert all(not p.get("errors") for p in payloads), payloads
+    return [p["data"]["jobUpdates"] for p in payloads]
+
+
+def _error_of(payloads: list[dict[str, Any]]) -> dict[str, Any]:
+    """The one error a refused stream carries."""
+    assert len(payloads) == 1 and payloads[0]["data"] is None, payloads
+    (error,) = payloads[0]["errors"]
+    return error
+
+
+BOTH = pytest.mark.parametrize("accept", [SSE, MULTIPART], ids=["sse", "multipart"])
+
+
+# --- What the WebSocket path does, over HTTP ------------------------------------------------------
+
+
+@BOTH
+async def test_a_job_streams_over_http_exactly_as_over_websocket(stack, accept):
+    job = await improve_cv(stack.http, CV)
+    over_ws = await stream_of(stack.ws, job["id"], after_seq=0)
+    assert_contiguous(over_ws, first=1)
+    # afterSeq replay from the start and from the middle, and without afterSeq the final state.
+    assert await http_events(stack.http, job["id"], 0, accept) == over_ws
+    middle = over_ws[len(over_ws) // 2]["seq"]
+    assert await http_events(stack.http, job["id"], middle, accept) == over_ws[middle:]
+    assert await http_events(stack.http, job["id"], None, accept) == over_ws[-1:]
+
+
+@BOTH
+async def test_the_snapshot_comes_first_then_live_events_and_the_stream_ends_after_the_terminal_one(
+    idle, accept
+):
+    job = await improve_cv(idle.http_url, CV)
+    async with http_subscription(idle.http_url, JOB_UPDATES, {"j": job["id"]}, accept) as sub:
+        # Read while the job is still QUEUED: nothing in front of the view buffers the stream.
+        (snapshot,) = await sub.events(1)
+        assert (snapshot["seq"], snapshot["state"]) == (1, "QUEUED")
+        await cancel_job(idle.http_url, job["id"])
+        rest = await sub.until_complete()
+    assert [(e["data"]["jobUpdates"]["seq"], e["data"]["jobUpdates"]["state"]) for e in rest] == [
+        (2, "CANCELLED")
+    ]
+    assert sub.response.headers.get("content-length") is None  # streamed, never buffered whole
+
+
+@BOTH
+async def test_my_job_updates_streams_every_job_of_the_caller(idle, accept):
+    first = await improve_cv(idle.http_url, CV)
+    async with http_subscription(idle.http_url, MY_JOB_UPDATES, accept=accept) as sub:
+        snapshot = await sub.payload()
+        assert snapshot is not None and snapshot["data"]["myJobUpdates"]["jobId"] == first["id"]
+        second = await improve_cv(idle.http_url, CV)
+        live = await sub.payload()
+        assert live is not None and live["data"]["myJobUpdates"] == {
+            "jobId": second["id"],
+            "seq": 1,
+            "state": "QUEUED",
+        }
+        for job in (first, second):
+            await cancel_job(idle.http_url, job["id"])
+            cancelled = await sub.payload()
+            assert cancelled is not None
+            assert cancelled["data"]["myJobUpdates"] == {"jobId": job["id"], "seq": 2, "state": "CANCELLED"}
+
+
+@BOTH
+@pytest.mark.parametrize("query", [JOB_UPDATES, MY_JOB_UPDATES], ids=["jobUpdates", "myJobUpdates"])
+@pytest.mark.parametrize(
+    "bearer", ["", "not-a-jwt", token("someone", secret="x" * 40)], ids=["none", "garbage", "forged"]
+)
+async def test_without_a_valid_token_the_stream_is_one_unauthenticated_error(idle, accept, query, bearer):
+    variables = {"j": "0d8a3a8e-7f43-4c59-9d4d-6c4b2f3c0a11"}
+    async with http_subscription(idle.http_url, query, variables, accept, bearer=bearer) as sub:
+        error = _error_of(await sub.until_complete())
+    assert error["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+@BOTH
+async def test_another_users_job_is_refused_exactly_as_the_socket_refuses_it(idle, accept):
+    theirs = await improve_cv(idle.http_url, CV)
+    Caller.become("someone-else-" + theirs["id"][:8])
+    variables = {"j": theirs["id"], "a": 0}
+    async with http_subscription(idle.http_url, JOB_UPDATES, variables, accept) as sub:
+        over_http = _error_of(await sub.until_complete())
+    over_ws = await raw_operation(idle.ws_url, JOB_UPDATES, variables)
+    assert [m["type"] for m in over_ws] == ["next", "complete"]
+    assert over_http == over_ws[0]["payload"]["errors"][0]
+    assert over_http["extensions"]["code"] == "NOT_FOUND"
+
+
+@pytest.mark.parametrize(
+    "accept", ["application/json", "application/graphql-response+json", "*/*", None], ids=str
+)
+async def test_a_subscription_without_a_streaming_accept_is_refused_and_told_how(idle, accept):
+    headers = {**authorization(None), **({"Accept": accept} if accept else {})}
+    async with httpx.AsyncClient() as client:
+        response = await client.post(idle.http_url, json={"query": MY_JOB_UPDATES}, headers=headers)
+    assert response.status_code == 400
+    (error,) = response.json()["errors"]
+    assert error["extensions"]["code"] == "BAD_REQUEST"
+    assert "text/event-stream" in error["message"] and "subscriptionSpec=1.0" in error["message"]
+
+
+async def test_sse_is_chosen_only_when_the_client_prefers_it(idle):
+    # urql lists text/event-stream after the JSON types on every query: that query is answered
+    # as JSON; one that asks for SSE first gets its one result as an SSE stream.
+    urql_query = (
+        "application/graphql-response+json, application/graphql+json, application/json, "
+        "text/event-stream, multipart/mixed"
+    )
+    async with httpx.AsyncClient() as client:
+        plain = await client.post(
+            idle.http_url,
+            json={"query": "{ me { id } }"},
+            headers={"Accept": urql_query, **authorization(None)},
+        )
+    assert plain.headers["content-type"].startswith("application/") and plain.json()["data"]["me"]
+    async with http_subscription(
+        idle.http_url, "{ me { id } }", accept="text/event-stream, application/json"
+    ) as sub:
+        (answer,) = await sub.until_complete()
+    assert sub.response.headers["content-type"] == SSE and answer["data"]["me"]["id"] == Caller.user
+
+
+@BOTH
+async def test_an_idle_stream_gets_heartbeats_in_the_protocols_own_form(idle, accept):
+    job = await improve_cv(idle.http_url, CV)
+    async with http_subscription(idle.http_url, JOB_UPDATES, {"j": job["id"]}, accept) as sub:
+        frames = [await sub.frame() for _ in range(4)]
+        kinds = [f.kind for f in frames if f is not None]
+        # The snapshot, then nothing happens: heartbeats every HTTP_STREAM_HEARTBEAT_SECONDS.
+        assert "next" in kinds and kinds.count("heartbeat") >= 2
+        heartbeat = next(f.raw for f in frames if f is not None and f.kind == "heartbeat")
+        expected = ": ping\r\n\r\n" if accept == SSE else f"{PART_HEAD}\r\nContent-Length: 2\r\n\r\n{{}}"
+        assert heartbeat == expected
+        await cancel_job(idle.http_url, job["id"])
+        assert [p["data"]["jobUpdates"]["state"] for p in await sub.until_complete()] == ["CANCELLED"]
+
+
+async def test_a_client_that_disconnects_frees_its_subscriptions_at_once(idle):
+    before = await metric(idle.base_url, "cvi_subscriptions")
+    job = await improve_cv(idle.http_url, CV)
+    async with AsyncExitStack() as streams:
+        # Held in a list: a reader dropped mid-stream closes its connection (httpx), and that is
+        # the disconnect this test makes on purpose, below.
+        subs = [
+            await streams.enter_async_context(
+                http_subscription(idle.http_url, JOB_UPDATES, {"j": job["id"]}, accept)
+            )
+            for accept in (SSE, MULTIPART)
+        ]
+        for sub in subs:
+            await sub.events(1)
+        assert await metric(idle.base_url, "cvi_subscriptions") == before + 2
+    # The client hung up mid-stream; the server's clean-up offers no event to await: probed.
+    for _ in range(200):
+        if (now := await metric(idle.base_url, "cvi_subscriptions")) == before:
+            break
+        await asyncio.sleep(0.05)
+    assert now == before
+
+
+async def test_all_streams_share_the_one_pubsub_connection_of_the_process(idle, redis):
+    jobs = [await improve_cv(idle.http_url, CV) for _ in range(2)]
+    before = await metric(idle.base_url, "cvi_subscriptions")
+    async with AsyncExitStack() as streams:
+        subs = [
+            await streams.enter_async_context(http_subscription(idle.http_url, JOB_UPDATES, {"j": job["id"]}))
+            for job in jobs
+        ]
+        for sub in subs:
+            await sub.events(1)
+        assert await metric(idle.base_url, "cvi_subscriptions") == before + 2
+        listeners = [c for c in await redis.client_list() if c["name"] == "t-hsub-idle-listener"]
+        assert len(listeners) == 1 and int(listeners[0]["sub"]) >= 2  # a channel per job
+    for job in jobs:
+        await cancel_job(idle.http_url, job["id"])
+
+
+async def test_a_user_holds_a_bounded_number_of_streams_and_sockets_together(idle):
+    jobs = [await improve_cv(idle.http_url, CV) for _ in range(CONNECTIONS_PER_USER)]
+    async with AsyncExitStack() as streams:
+        subs = []
+        for job in jobs:
+            sub = await streams.enter_async_context(
+                http_subscription(idle.http_url, JOB_UPDATES, {"j": job["id"]})
+            )
+            await sub.events(1)
+            subs.append(sub)
+        for accept in (SSE, MULTIPART):
+            async with http_subscription(idle.http_url, MY_JOB_UPDATES, accept=accept) as over:
+                error = _error_of(await over.until_complete())
+            assert error["extensions"] == {"code": "TOO_MANY_CONNECTIONS", "limit": CONNECTIONS_PER_USER}
+        # The cap WebSockets have: a socket finds no place either.
+        async with websockets.connect(idle.ws_url, subprotocols=["graphql-transport-ws"]) as ws:
+            await ws.send(connection_init())
+            assert await closed_with(ws) == (
+                4429,
+                f"too many open connections for this user (limit {CONNECTIONS_PER_USER})",
+            )
+        # A stream that ends gives its place back before its last byte.
+        await cancel_job(idle.http_url, jobs[0]["id"])
+        await subs[0].until_complete()
+        async with http_subscription(idle.http_url, MY_JOB_UPDATES) as again:
+            latest = await again.payload()
+        assert latest is not None and latest["data"]["myJobUpdates"]["jobId"] == jobs[1]["id"]
+    await cancel_job(idle.http_url, jobs[1]["id"])
+
+
+async def test_a_stream_ends_when_its_token_expires(idle):
+    bearer = token(Caller.user, ttl=2)
+    async with http_subscription(idle.http_url, MY_JOB_UPDATES, bearer=bearer) as sub:
+        error = _error_of(await sub.until_complete())
+    assert error["extensions"]["code"] == "UNAUTHENTICATED" and "expired" in error["message"]
