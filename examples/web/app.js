@@ -163,6 +163,7 @@ async function start(event) {
   $("rewrite").dataset.deltas = "0";
   $("start").disabled = true;
   $("status").textContent = "Working…";
+  $("results-title").scrollIntoView({ behavior: "smooth" });
   let done = false;
   try {
     done = await run(new Api(ENDPOINT, $("token").value.trim()));
@@ -177,7 +178,10 @@ async function start(event) {
 
 $("improve").addEventListener("submit", start);
 $("mint").addEventListener("click", mintDemoToken);
-$("token").addEventListener("change", () => sessionStorage.setItem(TOKEN_KEY, $("token").value.trim()));
+$("token").addEventListener("input", () => {
+  sessionStorage.setItem(TOKEN_KEY, $("token").value.trim());
+  $("token-note").textContent = "";
+});
 const kept = sessionStorage.getItem(TOKEN_KEY);
 if (kept) $("token").value = kept;
 else mintDemoToken();

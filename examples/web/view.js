@@ -17,7 +17,7 @@ const ADVICE = {
 
 export function showError(list, code, message) {
   const advice = ADVICE[code];
-  list.append(el("li", {}, el("code", {}, code), ` ${message}`, advice ? ` ${advice}` : null));
+  list.append(el("li", {}, el("code", {}, code), ` ${message}`, advice ? ` — ${advice}` : null));
 }
 
 // Every error an exception carries: a GraphQL answer may hold several, each with its code.
@@ -38,6 +38,8 @@ const JOB_LABELS = {
   RENDER_PDF: "Rendering the PDF",
 };
 
+const TERMINAL = new Set(["SUCCEEDED", "FAILED", "CANCELLED"]);
+
 // One job's line: what it is, a progress bar, its stage and latest message.
 export function jobRow(list, job) {
   const bar = el("progress", { max: "100", value: "0" });
@@ -47,7 +49,8 @@ export function jobRow(list, job) {
   list.append(row);
   return (event) => {
     bar.value = event.progress;
-    state.textContent = event.stage ? `${event.state} · ${event.stage}` : event.state;
+    const ended = TERMINAL.has(event.state);
+    state.textContent = event.stage && !ended ? `${event.state} · ${event.stage}` : event.state;
     row.dataset.state = event.state;
     if (event.message) message.textContent = event.message;
     if (event.error) message.textContent = `${event.error.code}: ${event.error.message}`;
@@ -56,7 +59,7 @@ export function jobRow(list, job) {
 
 export function showAnalysis(box, a) {
   const terms = (list) => list.map((t) => t.term).join(", ") || "none";
-  box.replaceChildren(
+  const parts = [
     el("h3", {}, "The analysis"),
     el("p", {}, el("span", { class: "score", id: "overall-score" }, `${a.overallScore}/100`),
       ` · ATS compatibility ${a.atsCompatibility}% · keywords ${a.keywordMatch.percent}% · ${a.wordCount} words · reads ${a.readability.label}`),
@@ -65,19 +68,22 @@ export function showAnalysis(box, a) {
     el("p", {}, el("strong", {}, "Key terms you have: "), terms(a.keywordMatch.present)),
     el("p", {}, el("strong", {}, "Key terms you lack: "), terms(a.keywordMatch.missing)),
     a.missingSections.length ? el("p", {}, el("strong", {}, "Missing sections: "), a.missingSections.join(", ")) : null,
+    a.atsIssues.length ? el("p", {}, el("strong", {}, "What costs ATS compatibility:")) : null,
     a.atsIssues.length ? el("ul", {}, ...a.atsIssues.map((i) => el("li", {}, `${i.issue} (−${i.points})`))) : null,
+    a.weakBullets.length ? el("p", {}, el("strong", {}, "Bullets that open weakly:")) : null,
     a.weakBullets.length
       ? el("ul", {}, ...a.weakBullets.map((b) =>
           el("li", {}, `“${b.text}” opens with “${b.phrase}”: try ${b.suggestions.join(", ")}`)))
       : null,
-  );
+  ];
+  box.replaceChildren(...parts.filter(Boolean));
   box.hidden = false;
 }
 
 export function showClaims(box, response) {
   const claims = response.unverifiedClaims;
   box.replaceChildren(
-    response.truncated ? el("p", { class: "note warning" }, "The rewrite may be incomplete.") : null,
+    ...[response.truncated ? el("p", { class: "note warning" }, "The rewrite may be incomplete.") : null].filter(Boolean),
     claims.length
       ? el("div", {},
           el("p", { class: "note warning" }, "The rewrite states things your CV does not; check them before sending:"),
