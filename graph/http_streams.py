@@ -4,7 +4,7 @@ Two of Strawberry's transports, chosen by the request's `Accept`:
 - multipart (Apollo Client's HttpLink: `multipart/mixed;boundary="graphql";subscriptionSpec=1.0`):
   each event is a part `{"payload": {...}}`, a heartbeat is an empty part `{}`;
 - SSE (graphql-sse's distinct-connections mode, urql's `fetchSubscriptions`): `event: next`
-  and `event: complete`, a heartbeat is the comment `: ping`. Chosen only when the client
+  and `event: complete`, a heartbeat is the comment `: ping`, lines ending in LF. Chosen only when the client
   prefers `text/event-stream` to JSON: urql lists it (after the JSON types) on every query too,
   and a query asked that way is answered as plain JSON.
 
@@ -60,6 +60,14 @@ class SseStream(SSETransport):
 
     def accepts(self, accept: str) -> bool:
         return preferred(accept, (GRAPHQL_RESPONSE_JSON, JSON, EVENT_STREAM)) == EVENT_STREAM
+
+    # Lines end with LF, as graphql-sse's own server writes them: urql splits events on "\n\n"
+    # only, and never sees one in Strawberry's CRLF (which the SSE standard allows too).
+    def encode_event(self, event: str, data: str | None = None) -> str:
+        return super().encode_event(event, data).replace("\r\n", "\n")
+
+    def encode_comment(self, comment: str) -> str:
+        return f": {comment}\n\n"
 
 
 def guarded(context: Context, results: SubscriptionExecutionResult) -> SubscriptionExecutionResult:

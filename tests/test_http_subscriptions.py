@@ -26,11 +26,13 @@ from tests.support.gql import (
     cancel_job,
     closed_with,
     connection_init,
+    final_output,
     improve_cv,
     metric,
     raw_operation,
     stream_of,
 )
+from tests.support.node import run_node
 from tests.support.processes import Api
 
 APP = "http://app.example:5173"
@@ -107,14 +109,15 @@ class HttpSubscription:
     def _split(self) -> Frame | None:
         if self.multipart:
             return self._multipart()
-        end = self._buffer.find("\r\n\r\n")
+        end = self._buffer.find("\n\n")
         if end < 0:
             return None
-        raw, self._buffer = self._buffer[: end + 4], self._buffer[end + 4 :]
-        if raw == ": ping\r\n\r\n":
+        raw, self._buffer = self._buffer[: end + 2], self._buffer[end + 2 :]
+        assert "\r" not in raw, raw
+        if raw == ": ping\n\n":
             return Frame("heartbeat", raw)
         lines = dict(
-            line.split(": ", 1) if ": " in line else (line.rstrip(":"), "") for line in raw.split("\r\n")[:2]
+            line.split(": ", 1) if ": " in line else (line.rstrip(":"), "") for line in raw.split("\n")[:2]
         )
         if lines["event"] == "complete":
             return Frame("complete", raw)
@@ -323,7 +326,7 @@ async def test_an_idle_stream_gets_heartbeats_in_the_protocols_own_form(idle, ac
         # The snapshot, then nothing happens: heartbeats every HTTP_STREAM_HEARTBEAT_SECONDS.
         assert "next" in kinds and kinds.count("heartbeat") >= 2
         heartbeat = next(f.raw for f in frames if f is not None and f.kind == "heartbeat")
-        expected = ": ping\r\n\r\n" if accept == SSE else f"{PART_HEAD}\r\nContent-Length: 2\r\n\r\n{{}}"
+        expected = ": ping\n\n" if accept == SSE else f"{PART_HEAD}\r\nContent-Length: 2\r\n\r\n{{}}"
         assert heartbeat == expected
         await cancel_job(idle.http_url, job["id"])
         assert [p["data"]["jobUpdates"]["state"] for p in await sub.until_complete()] == ["CANCELLED"]
@@ -404,3 +407,52 @@ async def test_a_stream_ends_when_its_token_expires(idle):
     async with http_subscription(idle.http_url, MY_JOB_UPDATES, bearer=bearer) as sub:
         error = _error_of(await sub.until_complete())
     assert error["extensions"]["code"] == "UNAUTHENTICATED" and "expired" in error["message"]
+
+
+# --- The client libraries frontends use -----------------------------------------------------------
+
+LIBRARIES = pytest.mark.parametrize(
+    ("library", "sends"),
+    [
+        ("apollo3", "multipart/mixed;boundary=graphql;subscriptionSpec=1.0"),
+        ("apollo4", "multipart/mixed;boundary=graphql;subscriptionSpec=1.0"),
+        ("urql", SSE),
+        ("graphql-sse", SSE),
+    ],
+)
+
+
+async def _library(
+    library: str, url: str, query: str, variables: dict[str, Any], bearer: str | None = None
+) -> dict[str, Any]:
+    env = {
+        "API_URL": url,
+        "TOKEN": authorization(bearer).get("Authorization", ""),
+        "CLIENT": library,
+        "QUERY": query,
+        "VARIABLES": json.dumps(variables),
+    }
+    return await run_node("http_sub_clients.mjs", env)
+
+
+@LIBRARIES
+async def test_each_library_streams_a_job_to_its_end_as_the_websocket_does(stack, js_clients, library, sends):
+    job = await improve_cv(stack.http, CV)
+    # Live: the library subscribes while the worker runs the job (heartbeats every 0.2 s between).
+    outcome = await _library(library, stack.http, JOB_UPDATES, {"j": job["id"], "a": 0})
+    assert outcome["accept"].startswith(sends), outcome["accept"]
+    assert outcome["errors"] is None and outcome["completed"], outcome
+    events = [d["jobUpdates"] for d in outcome["data"]]
+    assert_contiguous(events, first=1)
+    assert events == await stream_of(stack.ws, job["id"], after_seq=0)
+    assert final_output(events)
+
+
+@LIBRARIES
+async def test_each_library_reports_the_typed_error_the_socket_gives(stack, js_clients, library, sends):
+    theirs = await improve_cv(stack.http, CV)
+    stranger = token("stranger-" + theirs["id"][:8])
+    refused = await _library(library, stack.http, JOB_UPDATES, {"j": theirs["id"]}, bearer=stranger)
+    assert [e["extensions"]["code"] for e in refused["errors"]] == ["NOT_FOUND"], refused
+    anonymous = await _library(library, stack.http, MY_JOB_UPDATES, {}, bearer="")
+    assert [e["extensions"]["code"] for e in anonymous["errors"]] == ["UNAUTHENTICATED"], anonymous
