@@ -149,7 +149,6 @@ class Settings(BaseSettings):
     apq_max_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
     apq_ttl_seconds: float = Field(default=86_400.0, gt=0)
 
-
     # --- The demo page (/demo) ------------------------------------------------------------------
     # examples/web at /demo: unset means on in development, off in production. Only a development
     # API hands the page a token (for one shared user); with DEMO=true in production, visitors

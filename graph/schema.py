@@ -150,7 +150,6 @@ async def _remembering(results: StreamResult, admitted: Admitted, context: Any) 
             yield result
 
 
-
 async def _refused_stream(refusal: GraphQLError) -> AsyncGenerator[PreExecutionError, None]:
     # What a stream of a document that fails validation yields: transports answer it alike.
     yield PreExecutionError(data=None, errors=[refusal])
