@@ -19,6 +19,7 @@ from pathlib import Path
 
 from devstack.redis_server import RedisServer, start_redis
 from devstack.token import dev_secret
+from graph.demo import demo_enabled
 from settings import Settings, get_settings
 
 PR_SET_PDEATHSIG = 1
@@ -92,6 +93,8 @@ def main() -> int:
             print("devstack: the API did not become healthy; stopping", flush=True)
             return 1
         print(f"GraphiQL: {base}/graphql", flush=True)
+        if demo_enabled(settings):
+            print(f"Demo:     {base}/demo/", flush=True)
         print(
             "Token:    make token USER=alice PLAN=Pro  (then the Headers tab: Authorization: Bearer <token>)",
             flush=True,
