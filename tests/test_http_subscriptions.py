@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ import websockets
 from tests.conftest import Stack, api_alone, start_stack
 from tests.samples import CV
 from tests.support.auth import Caller, authorization, token
+from tests.support.fake_openai import FakeOpenAI, Stream
 from tests.support.gql import (
     JOB_UPDATES,
     assert_contiguous,
@@ -456,3 +458,106 @@ async def test_each_library_reports_the_typed_error_the_socket_gives(stack, js_c
     assert [e["extensions"]["code"] for e in refused["errors"]] == ["NOT_FOUND"], refused
     anonymous = await _library(library, stack.http, MY_JOB_UPDATES, {}, bearer="")
     assert [e["extensions"]["code"] for e in anonymous["errors"]] == ["UNAUTHENTICATED"], anonymous
+
+
+# --- Browsers on another origin, middlewares, slow readers --------------------------------------
+
+
+async def test_a_page_on_an_allowed_origin_preflights_and_reads_a_stream(stack):
+    # Apollo's Accept holds quotes, which makes it a non-safelisted header: the browser asks first.
+    preflight = {
+        "Origin": APP,
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "accept, authorization, content-type",
+    }
+    async with httpx.AsyncClient() as client:
+        answer = await client.options(stack.http, headers=preflight)
+    assert answer.status_code == 200 and answer.headers["access-control-allow-origin"] == APP
+    assert {"accept", "authorization", "content-type"} <= {
+        h.strip().lower() for h in answer.headers["access-control-allow-headers"].split(",")
+    }
+    job = await improve_cv(stack.http, CV)
+    for accept in (MULTIPART, SSE):
+        variables = {"j": job["id"], "a": 0}
+        async with http_subscription(
+            stack.http, JOB_UPDATES, variables, accept, headers={"Origin": APP}
+        ) as sub:
+            assert sub.response.headers["access-control-allow-origin"] == APP
+            events = [p["data"]["jobUpdates"] for p in await sub.until_complete()]
+        assert_contiguous(events, first=1)
+
+
+def _dechunked(response: bytes) -> bytes:
+    """The body of an HTTP/1.1 response sent with chunked transfer coding."""
+    head, _, rest = response.partition(b"\r\n\r\n")
+    assert b"transfer-encoding: chunked" in head.lower(), head
+    body = b""
+    while True:
+        size_line, _, rest = rest.partition(b"\r\n")
+        size = int(size_line, 16)
+        if size == 0:
+            return body
+        body, rest = body + rest[:size], rest[size + 2 :]
+
+
+class StuckReader:
+    """An SSE subscription on a raw socket with a tiny receive buffer, that stops reading after
+    the first event: the slowest consumer possible, until it reads again."""
+
+    def __init__(self, port: int, bearer: str) -> None:
+        self.sock = socket.socket()
+        # Set before connecting, so the advertised window never grows.
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        self.port = port
+        self.bearer = bearer
+        self.received = b""
+
+    async def subscribe(self, variables: dict[str, Any]) -> None:
+        await asyncio.to_thread(self._subscribe, variables)
+
+    def _subscribe(self, variables: dict[str, Any]) -> None:
+        self.sock.connect(("127.0.0.1", self.port))
+        body = json.dumps({"query": JOB_UPDATES, "variables": variables}).encode()
+        head = (
+            f"POST /graphql HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\nContent-Type: application/json\r\n"
+            f"Accept: {SSE}\r\nAuthorization: Bearer {self.bearer}\r\nContent-Length: {len(body)}\r\n\r\n"
+        )
+        self.sock.sendall(head.encode() + body)
+        self.read_until(b"event: next")
+
+    def read_until(self, marker: bytes) -> None:
+        while marker not in self.received:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError(f"the server closed the connection before {marker!r}")
+            self.received += chunk
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+async def test_a_stream_that_falls_too_far_behind_ends_with_a_clear_error(ai_stack, fake_openai: FakeOpenAI):
+    # Big events and a short inbox, so that the stuck reader's buffers fill quickly.
+    api = await ai_stack.add_api("hsub-small-queues", SUBSCRIBER_QUEUE_SIZE="32", STREAM_FLUSH_CHARS="4000")
+    stream = Stream("x" * 8_000_000, chunk=4000, pause_after=1, interval=0.001)
+    job = await improve_cv(ai_stack.http, f"{CV}\n{fake_openai.script('hsub-never-reads', stream)}")
+    stuck = StuckReader(api.port, Caller.bearer)
+    try:
+        await stuck.subscribe({"j": job["id"], "a": 0})
+        stream.gate.set()
+        events = await stream_of(api.ws_url, job["id"], after_seq=0)  # a reader that keeps up
+        assert_contiguous(events, first=1)
+        assert len(final_output(events)) == 8_000_000
+        # The listener dropped the stuck stream alone, and holds nothing for it any more.
+        assert await metric(api.base_url, "cvi_dropped_subscribers_total") == 1
+        assert await metric(api.base_url, "cvi_subscriptions") == 0
+        # Once it reads again, what was already on its way arrives, then the error and the end.
+        await asyncio.to_thread(stuck.read_until, b"\r\n0\r\n\r\n")  # the last chunk
+        *_, error, complete, end = _dechunked(stuck.received).decode().split("\n\n")
+        assert (complete, end) == ("event: complete\ndata: ", "")
+        payload = json.loads(error.split("data: ", 1)[1])
+        assert payload["data"] is None
+        assert [e["extensions"]["code"] for e in payload["errors"]] == ["SLOW_SUBSCRIBER"]
+    finally:
+        stuck.close()
+        await api.proc.stop()
