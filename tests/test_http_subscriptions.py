@@ -118,13 +118,13 @@ class HttpSubscription:
         assert "\r" not in raw, raw
         if raw == ": ping\n\n":
             return Frame("heartbeat", raw)
-        lines = dict(
-            line.split(": ", 1) if ": " in line else (line.rstrip(":"), "") for line in raw.split("\n")[:2]
-        )
-        if lines["event"] == "complete":
+        event, data = raw[:-2].split("\n")
+        assert event.startswith("event: ") and data.startswith("data: "), raw
+        if event == "event: complete":
+            assert data == "data: ", raw
             return Frame("complete", raw)
-        assert lines["event"] == "next", raw
-        return Frame("next", raw, json.loads(lines["data"]))
+        assert event == "event: next", raw
+        return Frame("next", raw, json.loads(data[len("data: ") :]))
 
     def _multipart(self) -> Frame | None:
         # Apollo's framing: each part ends with "\r\n--graphql"; an empty part and "--" close it.
