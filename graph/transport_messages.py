@@ -61,14 +61,23 @@ def check_message(value: object) -> Message:
 
 
 def _check_subscribe_payload(payload: dict[str, Any]) -> None:
-    query = payload.get("query")
-    if not isinstance(query, str):
-        raise InvalidMessage(f"'subscribe' payload's 'query' must be a string, got {_kind(query)}")
     name = payload.get("operationName")
     if name is not None and not isinstance(name, str):
         raise InvalidMessage(f"'operationName' must be a string or null, got {_kind(name)}")
     _optional_object(payload, "variables", "'variables'")
     _optional_object(payload, "extensions", "'extensions'")
+    query = payload.get("query")
+    if query is None and _names_a_document(payload):
+        # A persisted document sent by id alone (graph/persisted_documents.py finds its text).
+        payload["query"] = ""
+    elif not isinstance(query, str):
+        raise InvalidMessage(f"'subscribe' payload's 'query' must be a string, got {_kind(query)}")
+
+
+def _names_a_document(payload: dict[str, Any]) -> bool:
+    extensions = payload.get("extensions")
+    by_hash = isinstance(extensions, dict) and "persistedQuery" in extensions
+    return by_hash or isinstance(payload.get("documentId"), str)
 
 
 def _check_id(message: dict[str, Any], kind: str) -> None:
