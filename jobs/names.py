@@ -8,7 +8,7 @@ Key layout (`<p>` is `Settings.key_prefix`):
     <p>:events:<id>       channel every event of the job, as it happens
     <p>:user-events:<u>   channel every event of the user's jobs (myJobUpdates)
     <p>:user:<u>:active   set    the user's jobs not yet finished (the concurrency cap)
-    <p>:user:<u>:sockets  zset   the user's open WebSockets, scored by when they lapse
+    <p>:user:<u>:sockets  zset   the user's open WebSockets and HTTP streams, scored by when they lapse
     <p>:leases            zset   unfinished jobs, scored by when their lease (or queueing) lapses
     <p>:quota:<s>:<u>:<w> string units of scope s used by user u in window w
     <p>:q:<id>            hash   a questionnaire (the job a user targets)
