@@ -5,27 +5,22 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from collections.abc import AsyncIterator
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import quote, urlencode
 
 import pytest
-from playwright.async_api import Browser, Page, Route, async_playwright
+from playwright.async_api import Browser, Page
 
 from tests.support.auth import Caller
+from tests.support.chromium import LoopbackOnly, chromium, needs_chromium
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None, reason="no Chromium: `make test` installs Debian's package when it can (root)"
-)
+pytestmark = needs_chromium
 
 
 @pytest.fixture(scope="module")
 async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+    async with chromium() as launched:
         yield launched
-        await launched.close()
 
 
 async def _run_in_graphiql(page: Page, base: str, query: str, expect: str) -> str:
@@ -42,15 +37,7 @@ async def _run_in_graphiql(page: Page, base: str, query: str, expect: str) -> st
 
 async def test_the_readme_walk_through_in_graphiql(offline_stack, browser: Browser):
     base = offline_stack.api.base_url
-    elsewhere: list[str] = []
-
-    async def only_loopback(route: Route) -> None:
-        if urlsplit(route.request.url).hostname in ("127.0.0.1", "localhost"):
-            await route.continue_()
-        else:
-            elsewhere.append(route.request.url)
-            await route.abort()
-
+    only_loopback = LoopbackOnly()
     page = await browser.new_page()
     await page.route("**/*", only_loopback)
     me = await _run_in_graphiql(page, base, "query { me { id plan } }", Caller.user)
@@ -70,5 +57,5 @@ async def test_the_readme_walk_through_in_graphiql(offline_stack, browser: Brows
     )
     final = await _run_in_graphiql(page, base, subscription, "SUCCEEDED")
     assert '"stage": "done"' in final
-    assert elsewhere == []
+    assert only_loopback.elsewhere == []
     await page.close()
