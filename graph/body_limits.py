@@ -17,11 +17,12 @@ Both answers close the connection: the rest of the body is never read.
 from __future__ import annotations
 
 import asyncio
-import json
 
 from python_multipart.multipart import parse_options_header
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from graph.response_media import JSON, negotiate, send_error, typed_error
 
 REQUEST_TOO_LARGE = "REQUEST_TOO_LARGE"
 REQUEST_TIMEOUT = "REQUEST_TIMEOUT"
@@ -51,7 +52,9 @@ class BodyLimits:
         limit = None if content_type == b"multipart/form-data" else self._max_bytes
         declared = headers.get("content-length", "")
         if limit is not None and declared.isdigit() and int(declared) > limit:
-            await refuse(send, 413, REQUEST_TOO_LARGE, self._too_large(limit))
+            # Answered before any route: in the media type a GraphQL client asked for.
+            media = negotiate(headers.get("accept")) or JSON
+            await refuse(send, 413, REQUEST_TOO_LARGE, self._too_large(limit), media=media)
             return
         body = _Body(receive, limit, self._stall_seconds, self._min_rate, self._too_large(limit or 0))
         started = False
@@ -114,12 +117,9 @@ class _Body:
         return message
 
 
-async def refuse(send: Send, status: int, code: str, message: str, *, close: bool = True) -> None:
-    """A GraphQL error response; by default it also closes the connection (whatever is left of
-    the body is not read)."""
-    body = json.dumps({"data": None, "errors": [{"message": message, "extensions": {"code": code}}]}).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    if close:
-        headers.append((b"connection", b"close"))
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+async def refuse(
+    send: Send, status: int, code: str, message: str, *, close: bool = True, media: str = JSON
+) -> None:
+    """A GraphQL error response in `media`; by default it also closes the connection (whatever
+    is left of the body is not read)."""
+    await send_error(send, status, media, [typed_error(message, code)], close=close)

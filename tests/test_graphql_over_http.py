@@ -20,7 +20,7 @@ from tests.support.auth import Caller, authorization, token
 from tests.support.hostile_documents import diamond
 from tests.support.node import run_node
 from tests.support.processes import Api
-from tests.test_document_limits import RawRequest
+from tests.support.raw_http import RawRequest
 
 GRJ = "application/graphql-response+json"
 GRJ_UTF8 = f"{GRJ}; charset=utf-8"
@@ -294,6 +294,17 @@ async def test_a_body_over_the_limit_is_413_in_the_negotiated_type(api):
         {"errors": [{"message": message, "extensions": {"code": "REQUEST_TOO_LARGE"}}]},
     )
     assert after == b""
+
+
+async def test_a_declared_size_over_the_limit_is_413_in_the_negotiated_type(api):
+    """Refused in front of every route, before a byte of the body is read."""
+    headers = {"Content-Type": JSON, "Content-Length": str(30 * 1024 * 1024), "Accept": GRJ}
+    status, body, after = await RawRequest(api).send(headers, b'{"query": "')
+    assert status == 413 and "data" not in body
+    assert body["errors"][0]["extensions"]["code"] == "REQUEST_TOO_LARGE"
+    legacy = {**headers, "Accept": JSON}
+    status, body, after = await RawRequest(api).send(legacy, b'{"query": "')
+    assert status == 413 and body["data"] is None and after == b""
 
 
 async def test_a_stalled_body_is_408_in_the_negotiated_type(api):
