@@ -24,6 +24,8 @@ redis.call('EXPIRE', KEYS[1], ARGV[5])
 return 1
 """
 LEASE_SECONDS = 90
+# Releases under way: the loop keeps only weak references to tasks.
+_RELEASES: set[asyncio.Task[None]] = set()
 
 
 class SocketLease:
@@ -43,12 +45,23 @@ class SocketLease:
         return True
 
     async def release(self) -> None:
-        if self._renewal is not None:
-            self._renewal.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._renewal
-            with contextlib.suppress(RedisError, OSError):
-                await self._redis.zrem(self._key, self._id)
+        """Gives the place back, even when the caller is being cancelled (a client that hung up:
+        Starlette cancels its response, and keeps cancelling at every await). The release runs
+        as a task of its own, which a cancelled caller no longer waits for but does not stop;
+        interrupted, it would leave the place taken until the lease lapses."""
+        if self._renewal is None:
+            return
+        release = asyncio.create_task(self._release(self._renewal))
+        self._renewal = None
+        _RELEASES.add(release)
+        release.add_done_callback(_RELEASES.discard)
+        await asyncio.shield(release)
+
+    async def _release(self, renewal: asyncio.Task[None]) -> None:
+        renewal.cancel()
+        await asyncio.wait([renewal])
+        with contextlib.suppress(RedisError, OSError):
+            await self._redis.zrem(self._key, self._id)
 
     async def _renew(self) -> None:
         while True:
