@@ -30,12 +30,15 @@ from graph.body_limits import BodyLimits
 from graph.compiled_subscription import SubscriptionCompiler
 from graph.context import Services
 from graph.demo import demo_routes
+from graph.draining import Draining
 from graph.graphiql import ASSETS_DIR, ASSETS_PATH
+from graph.header_limits import HeaderLimits
 from graph.http_errors import TypedHttpErrors
 from graph.listener import Listener
 from graph.pdfs import download_pdf
 from graph.quotas import QuotaService
 from graph.schema import schema
+from graph.sockets import settle_releases
 from graph.uploads import PREFLIGHT_HEADERS, UploadGuard
 from graph.view import GraphQLView
 from jobs.app import celery
@@ -90,7 +93,9 @@ async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         compiler=SubscriptionCompiler(schema),
         verifier=TokenVerifier(settings),
         quotas=QuotaService(redis, keys),
+        draining=Draining(),
     )
+    services.draining.install()
     # What startup made (modules, the schema, the services) lives as long as the process: out of
     # the collector's sight, so that a full collection during a request walks only what requests
     # made (the worst-case answer times of bench/document_cost.py were such pauses).
@@ -98,6 +103,8 @@ async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
     try:
         yield {"services": services}
     finally:
+        # Streams cut short by the shutdown are still giving their places back.
+        await settle_releases()
         await listener.stop()
         await listener_redis.aclose()
         await redis.aclose()
@@ -175,6 +182,8 @@ def create_app() -> Starlette:
             *demo_routes(settings),
         ],
         middleware=[
+            # First: nothing else reads a header before its size is known to be sane.
+            Middleware(HeaderLimits, max_bytes=settings.http_max_header_bytes),
             # Pages on ALLOWED_ORIGINS (a frontend on its own dev server or domain) may call the
             # API with fetch: preflights answered, the headers GraphQL clients send allowed. No
             # credentials: callers authenticate with bearer tokens, never cookies, so a foreign

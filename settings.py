@@ -94,6 +94,9 @@ class Settings(BaseSettings):
     # ... and so is one slower than this many bytes a second (each buys a second beyond the
     # timeout): a trickle cannot hold a request open.
     http_body_min_rate: int = Field(default=500, gt=0)
+    # All of a request's (or a WebSocket handshake's) headers together; Accept and Content-Type
+    # have 1 KiB each (graph/header_limits.py).
+    http_max_header_bytes: int = Field(default=16 * 1024, gt=0)
     # A socket silent this long gets a ping; one that stays silent another interval is closed.
     ws_ping_interval_seconds: float = Field(default=30.0, gt=0)
     # One graphql-transport-ws message.

@@ -131,6 +131,9 @@ def _start_services(
     # uvicorn's own frame limit, above ours (WS_MAX_MESSAGE_BYTES, answered with 4400 and a
     # reason): what it buffers of a hostile frame stays bounded.
     api += ["--ws-max-size", str(2 * settings.ws_max_message_bytes)]
+    # Open HTTP subscription streams never end by themselves; uvicorn waits for them on SIGTERM
+    # unless told how long, and this must stay under the 15 s the API gets to stop.
+    api += ["--timeout-graceful-shutdown", "5"]
     children.append(("worker", _spawn("worker", worker, env), 30.0))
     children.append(("api", _spawn("api", api, env), 15.0))
 

@@ -9,6 +9,7 @@ from celery import Celery
 from redis.asyncio import Redis
 
 from graph.auth import TokenVerifier, User
+from graph.draining import Draining
 from graph.listener import Listener
 from jobs.cv_store import CvStore
 from jobs.errors import Unauthenticated
@@ -36,6 +37,7 @@ class Services:
     compiler: SubscriptionCompiler
     verifier: TokenVerifier
     quotas: QuotaService
+    draining: Draining
 
 
 @dataclass

@@ -31,6 +31,7 @@ from strawberry.types.execution import ExecutionResult, PreExecutionError, Subsc
 
 from graph.auth import User
 from graph.context import Context
+from graph.draining import Draining
 from graph.response_media import GRAPHQL_RESPONSE_JSON, JSON, preferred
 from graph.sockets import SocketLease
 from jobs.errors import ServiceError, Unauthenticated, Unavailable
@@ -91,7 +92,9 @@ async def _guarded(context: Context, results: AsyncGenerator[Any, None]) -> Asyn
                 error = GraphQLError(refusal.message, original_error=refusal)
                 yield PreExecutionError(data=None, errors=[error])
                 return
-            async for result in _until_expiry(results, user, context.services.settings.jwt_leeway_seconds):
+            services = context.services
+            leeway = services.settings.jwt_leeway_seconds
+            async for result in _until_expiry(results, user, leeway, services.draining):
                 yield result
 
 
@@ -117,10 +120,12 @@ async def _place_of(context: Context, user: User) -> AsyncIterator[ServiceError 
 
 
 async def _until_expiry(
-    results: AsyncGenerator[Any, None], user: User, leeway: float
+    results: AsyncGenerator[Any, None], user: User, leeway: float, draining: Draining
 ) -> AsyncGenerator[Any, None]:
-    """`results` until the token that opened the stream expires (with the leeway HTTP grants);
-    then one UNAUTHENTICATED error, as a socket is closed with 4403."""
+    """`results` until the token that opened the stream expires (with the leeway HTTP grants),
+    then one UNAUTHENTICATED error, as a socket is closed with 4403; or until the process
+    stops (graph/draining.py), then one SERVICE_UNAVAILABLE error, as a socket is closed with
+    1012."""
     deadline = None
     if user.expires_at is not None:
         loop = asyncio.get_running_loop()
@@ -131,13 +136,22 @@ async def _until_expiry(
         timeout = asyncio.timeout_at(deadline)
         try:
             async with timeout:
-                result = await anext(results)
+                with draining.cuts(timeout):
+                    result = await anext(results)
         except StopAsyncIteration:
             return
         except TimeoutError:
             if not timeout.expired():
                 raise
-            expired = Unauthenticated("token expired: subscribe again with a fresh token (and afterSeq)")
-            yield ExecutionResult(data=None, errors=[GraphQLError(expired.message, original_error=expired)])
+            yield _final_error(draining)
             return
         yield result
+
+
+def _final_error(draining: Draining) -> ExecutionResult:
+    ending: ServiceError
+    if draining.started:
+        ending = Unavailable("the server is restarting: subscribe again (with afterSeq to miss nothing)")
+    else:
+        ending = Unauthenticated("token expired: subscribe again with a fresh token (and afterSeq)")
+    return ExecutionResult(data=None, errors=[GraphQLError(ending.message, original_error=ending)])

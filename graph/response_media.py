@@ -86,9 +86,14 @@ def preferred(accept: str, offered: Sequence[str]) -> str | None:
     return max(scored)[1] if scored else None
 
 
+# Real clients name a handful of media ranges; those past this many are not read (each is
+# weighed against every offered type, on every request).
+MAX_RANGES = 32
+
+
 def _ranges(accept: str) -> list[_Range]:
     ranges = []
-    for position, part in enumerate(accept.split(",")):
+    for position, part in enumerate(accept.split(",", MAX_RANGES)[:MAX_RANGES]):
         media, *params = (piece.strip() for piece in part.split(";"))
         q = 1.0
         for param in params:

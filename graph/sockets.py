@@ -69,3 +69,9 @@ class SocketLease:
             await asyncio.sleep(LEASE_SECONDS / 3)
             with contextlib.suppress(RedisError, OSError):
                 await self._redis.zadd(self._key, {self._id: time.time() + LEASE_SECONDS}, xx=True)
+
+
+async def settle_releases() -> None:
+    """Waits for the places being given back (at shutdown, before Redis is closed)."""
+    if _RELEASES:
+        await asyncio.wait(set(_RELEASES))

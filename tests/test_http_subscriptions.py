@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import socket
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -35,7 +36,7 @@ from tests.support.gql import (
     stream_of,
 )
 from tests.support.node import run_node
-from tests.support.processes import Api
+from tests.support.processes import LOGS, Api
 
 APP = "http://app.example:5173"
 MULTIPART = 'multipart/mixed;boundary="graphql";subscriptionSpec=1.0,application/json'
@@ -440,6 +441,35 @@ async def test_streams_whose_clients_hang_up_together_all_give_their_places_back
         for writer in writers:
             writer.close()  # all at once
         assert await places_held(keys, 0) == 0
+
+
+async def test_on_sigterm_open_streams_end_with_a_typed_event_and_the_api_exits(redis_server, workdir, redis):
+    """Streams never end by themselves: on SIGTERM each ends with SERVICE_UNAVAILABLE (resubscribe
+    elsewhere with afterSeq) and completes, its place given back, and the API exits without
+    waiting for its clients; it once waited until it was killed, the places held for 90 s."""
+    log = LOGS / "t-hsub-sigterm-api.log"  # appended to by every run
+    logged_before = log.stat().st_size if log.exists() else 0
+    async with AsyncExitStack() as streams:
+        api = await streams.enter_async_context(api_alone("t-hsub-sigterm", redis_server.url, workdir))
+        subs = [
+            await streams.enter_async_context(http_subscription(api.http_url, MY_JOB_UPDATES, accept=accept))
+            for accept in (SSE, MULTIPART)
+        ]
+        key = f"t-hsub-sigterm:user:{Caller.user}:sockets"
+        for _ in range(100):  # taken inside the server, once the stream runs: probed
+            if await redis.zcard(key) == 2:
+                break
+            await asyncio.sleep(0.05)
+        assert await redis.zcard(key) == 2
+        stopping = asyncio.create_task(api.proc.stop())  # SIGTERM (SIGKILL past 30 s)
+        for sub in subs:
+            error = _error_of(await sub.until_complete())
+            assert error["extensions"]["code"] == "SERVICE_UNAVAILABLE" and "afterSeq" in error["message"]
+        await stopping
+    # uvicorn exits with the signal it was stopped by.
+    assert api.proc.process.returncode in (0, -signal.SIGTERM)
+    assert await redis.zcard(key) == 0
+    assert "ERROR" not in log.read_text()[logged_before:]
 
 
 async def test_a_stream_ends_when_its_token_expires(idle):

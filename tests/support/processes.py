@@ -126,6 +126,9 @@ async def start_api(name: str, env: dict[str, str], cwd: Path, python: str = sys
         str(port),
         "--log-level",
         "warning",
+        # As the README's recipe has it (shorter): open HTTP streams do not hold a SIGTERM forever.
+        "--timeout-graceful-shutdown",
+        "3",
     ]
     api = Api(_spawn(name, args, env, cwd), port)
     await wait_healthy(api)
