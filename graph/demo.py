@@ -57,7 +57,8 @@ def demo_routes(settings: Settings, web_dir: Path = WEB_DIR) -> list[BaseRoute]:
         return _unavailable(why)
     return [
         Route(DEMO_PATH, _to_directory),
-        Route(f"{DEMO_PATH}/token", _token_endpoint(settings), methods=["POST"]),
+        # Every method: what is not a POST gets a typed 405 here, not the static files' 404.
+        Route(f"{DEMO_PATH}/token", _token_endpoint(settings), methods=EVERY_METHOD),
         Mount(DEMO_PATH, _PagePolicy(StaticFiles(directory=web_dir, html=True))),
     ]
 
@@ -75,8 +76,20 @@ async def _to_directory(request: Request) -> Response:
     return RedirectResponse(f"{DEMO_PATH}/", status_code=308)
 
 
-def _error(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse({"errors": [{"message": message, "extensions": {"code": code}}]}, status_code=status)
+def _error(status: int, code: str, message: str, allow: str | None = None) -> JSONResponse:
+    body = {"errors": [{"message": message, "extensions": {"code": code}}]}
+    return JSONResponse(body, status_code=status, headers={"Allow": allow} if allow else None)
+
+
+LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
+EVERY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
+
+
+def _from_this_machine(request: Request) -> bool:
+    """A loopback peer that addressed us by a loopback name (a rebound DNS name is not one)."""
+    peer = request.client.host if request.client else None
+    host = request.url.hostname
+    return peer in LOOPBACK_HOSTS and host in LOOPBACK_HOSTS
 
 
 def _token_endpoint(settings: Settings) -> Callable[[Request], Awaitable[Response]]:
@@ -86,12 +99,23 @@ def _token_endpoint(settings: Settings) -> Callable[[Request], Awaitable[Respons
     mints = settings.env == "development" and settings.jwt_secret is not None and not settings.jwt_public_key
 
     async def token(request: Request) -> Response:
+        if request.method != "POST":
+            return _error(405, "METHOD_NOT_ALLOWED", "POST /demo/token mints a token", allow="POST")
         if not mints:
             return _error(
                 404,
                 "DEMO_TOKEN_UNAVAILABLE",
                 "this API hands out no demo tokens (only a development API with JWT_SECRET does); "
                 "paste a token of yours",
+            )
+        if not _from_this_machine(request):
+            # A development API reachable from elsewhere (ENV forgotten on a server), or a page
+            # that rebound a name of its own to 127.0.0.1: neither gets a token that spends our
+            # model budget.
+            return _error(
+                403,
+                "DEMO_TOKEN_UNAVAILABLE",
+                "demo tokens are handed only to this machine (a loopback client and Host); paste a token",
             )
         value = mint(settings, DEMO_USER, DEMO_PLAN, DEMO_TOKEN_SECONDS, name="Demo user")
         body = {

@@ -157,7 +157,9 @@ def _asked_hash(extensions: dict[str, Any] | None) -> str | None:
     persisted = (extensions or {}).get("persistedQuery")
     if persisted is None:
         return None
-    if not isinstance(persisted, dict) or persisted.get("version") != 1:
+    # `type(...) is int`: JSON's true is Python's 1 too, and is no version.
+    version = persisted.get("version") if isinstance(persisted, dict) else None
+    if type(version) is not int or version != 1:
         raise _refusal("Unsupported persisted query version", BAD_REQUEST)
     asked = persisted.get("sha256Hash")
     if not isinstance(asked, str) or not asked:

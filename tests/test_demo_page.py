@@ -171,6 +171,20 @@ async def test_development_serves_the_page_and_a_token_for_the_demo_user(offline
     assert minted.headers["cache-control"] == "no-store"
     me = (await execute(offline_stack.http, ME, token=minted.json()["token"]))["me"]
     assert me == {"id": DEMO_USER, "plan": "PRO"}
+    listed = await _get(f"{base}/demo/token")
+    assert listed.status_code == 405 and _code(listed) == "METHOD_NOT_ALLOWED"
+
+
+async def test_a_demo_token_goes_only_to_this_machine_by_a_loopback_name(offline_stack):
+    """A page on a name its owner rebound to 127.0.0.1 (DNS rebinding) reaches the API with that
+    name as Host: it gets no token. (A peer that is not loopback is refused alike.)"""
+    url = f"{offline_stack.api.base_url}/demo/token"
+    async with httpx.AsyncClient() as client:
+        rebound = await client.post(url, headers={"Host": "attacker.example:8000"})
+        local = await client.post(url, headers={"Host": "localhost:8000"})
+    assert rebound.status_code == 403 and _code(rebound) == "DEMO_TOKEN_UNAVAILABLE"
+    assert "token" not in rebound.json()
+    assert local.status_code == 200 and local.json()["user"] == DEMO_USER
 
 
 def _code(response: httpx.Response) -> str:

@@ -123,6 +123,7 @@ async def test_a_hash_that_is_not_the_texts_is_refused_and_nothing_is_stored(apq
     ("extensions", "message"),
     [
         ({"persistedQuery": {"version": 2, "sha256Hash": "ab"}}, "Unsupported persisted query version"),
+        ({"persistedQuery": {"version": True, "sha256Hash": "ab"}}, "Unsupported persisted query version"),
         ({"persistedQuery": "ab"}, "Unsupported persisted query version"),
         ({"persistedQuery": {"version": 1}}, "extensions.persistedQuery needs a sha256Hash string"),
         (
