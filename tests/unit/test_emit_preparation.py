@@ -4,6 +4,7 @@ and how the script's reply is read. The script itself runs against Redis in the 
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -16,12 +17,12 @@ from jobs.quotas import Charge, QuotaRefused
 KEYS = Keys("p")
 
 
-def _spec(change: Change, log_max: int = 50) -> dict:
+def _spec(change: Change, log_max: int = 50) -> dict[str, Any]:
     keys, args = prepare_emit(KEYS, "j1", change, log_max)
     assert keys == ["p:job:j1", "p:job:j1:log", "p:job:j1:output"]
     assert args[0] == "p:events:j1"
     assert args[2] == "p:user-events:"  # the script appends the record's owner
-    return json.loads(args[1])
+    return json.loads(str(args[1]))
 
 
 def test_a_creation_carries_its_guards_cap_charges_and_sweeper_grace():
@@ -76,8 +77,8 @@ def test_writes_travel_as_commands_with_their_arguments_after_the_spec():
     writes.set("p:pdf:1", b"%PDF-")
     writes.update_if_exists("p:cv:1", {"pdf": "1", "pages": 2})
     change = Change(EventType.SUCCEEDED, require=[JobState.RUNNING], state=JobState.SUCCEEDED, writes=writes)
-    keys, args = prepare_emit(KEYS, "j1", change, 10)
-    spec = json.loads(args[1])
+    _, args = prepare_emit(KEYS, "j1", change, 10)
+    spec = json.loads(str(args[1]))
     assert spec["writes"] == [["SET", "p:pdf:1", 1, False], ["HSET", "p:cv:1", 4, True]]
     assert args[3:] == [b"%PDF-", "pdf", "1", "pages", 2]
     assert spec["terminal"] is True
@@ -113,9 +114,9 @@ EVENT = {
 
 def test_an_accepted_write_returns_its_event():
     event = parse_emit_result("j1", [1, json.dumps(EVENT).encode()])
-    assert event == JobEvent(
-        "j1", 3, EventType.FAILED, JobState.FAILED, 40, None, "no", None, ErrorInfo("X", "no"), 1700000000.000001
-    )
+    error = ErrorInfo("X", "no")
+    at = 1700000000.000001
+    assert event == JobEvent("j1", 3, EventType.FAILED, JobState.FAILED, 40, None, "no", None, error, at)
 
 
 @pytest.mark.parametrize(
