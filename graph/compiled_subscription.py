@@ -49,15 +49,14 @@ from graphql import (
     parse,
     specified_rules,
 )
-from graphql.execution.values import get_argument_values, get_variable_values
+from graphql.execution import get_argument_values, get_variable_values
 from strawberry.extensions import AddValidationRules
-from strawberry.schema.schema import validate_document
-from strawberry.schema.schema_converter import GraphQLCoreConverter
 
 from graph.document_limits import DocumentLimits
 from graph.errors import ErrorMapping
 from graph.quotas import ApiCallQuota
 from graph.read_budget import ReadBudgetLimiter
+from graph.strawberry_private import graphql_schema, validation_errors
 from graph.types import event_from
 from jobs import events
 from settings import get_settings
@@ -142,7 +141,7 @@ class JobUpdatesPlan:
     def arguments(self, schema: strawberry.Schema, variables: dict[str, Any] | None) -> dict[str, Any] | None:
         """The coerced arguments; None when the variables do not fit, which the general path
         then reports exactly as it always does."""
-        coerced = get_variable_values(schema._schema, self._variable_definitions, variables or {})
+        coerced = get_variable_values(graphql_schema(schema), self._variable_definitions, variables or {})
         if isinstance(coerced, list):
             return None
         try:
@@ -237,7 +236,7 @@ class SubscriptionCompiler:
         if self._bounds is not None and self._bounds.cost_refusal(document) is not None:
             return None
         operation = _single_subscription(document, operation_name)
-        if operation is None or validate_document(self._schema._schema, document, self._rules):
+        if operation is None or validation_errors(self._schema, document, self._rules):
             return None
         root = operation.selection_set.selections
         if len(root) != 1 or not isinstance(root[0], FieldNode) or root[0].name.value != ROOT_FIELD:
@@ -245,10 +244,10 @@ class SubscriptionCompiler:
         field_node = root[0]
         if field_node.directives or field_node.selection_set is None:
             return None
-        subscription_type = self._schema._schema.subscription_type
+        subscription_type = graphql_schema(self._schema).subscription_type
         assert subscription_type is not None
         field_def = subscription_type.fields[ROOT_FIELD]
-        fields = _selection(field_node.selection_set, get_named_type(field_def.type))
+        fields = _selection(self._schema, field_node.selection_set, get_named_type(field_def.type))
         if fields is None:
             return None
         return JobUpdatesPlan(
@@ -280,7 +279,9 @@ def _single_subscription(
     return operation
 
 
-def _selection(selection_set: SelectionSetNode, parent: Any) -> tuple[Selected, ...] | None:
+def _selection(
+    schema: strawberry.Schema, selection_set: SelectionSetNode, parent: Any
+) -> tuple[Selected, ...] | None:
     """The plan of a selection over plain attributes; None if anything needs the executor."""
     if not isinstance(parent, GraphQLObjectType):
         return None
@@ -292,31 +293,32 @@ def _selection(selection_set: SelectionSetNode, parent: Any) -> tuple[Selected, 
         if node.name.value == "__typename":
             out.append(Selected(key, None, parent.name))
             continue
-        selected = _field(node, key, parent)
+        selected = _field(schema, node, key, parent)
         if selected is None:
             return None
         out.append(selected)
     return tuple(out)
 
 
-def _field(node: FieldNode, key: str, parent: GraphQLObjectType) -> Selected | None:
+def _field(
+    schema: strawberry.Schema, node: FieldNode, key: str, parent: GraphQLObjectType
+) -> Selected | None:
     field_def = parent.fields.get(node.name.value)
     if field_def is None:
         return None
-    definition = field_def.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF)
-    plain = (
-        definition is not None
-        and definition.base_resolver is None
-        and not definition.permission_classes
-        and not definition.extensions
-    )
-    if not plain:
-        return None
+    definition = schema.get_field_for_type(node.name.value, parent.name)
+    if (
+        definition is None
+        or definition.base_resolver is not None
+        or definition.permission_classes
+        or definition.extensions
+    ):
+        return None  # not a plain attribute: the executor's work
     named = get_named_type(field_def.type)
     if is_leaf_type(named) and node.selection_set is None:
         return Selected(key, definition.python_name, parent.name, leaf=named)
     if is_object_type(named) and node.selection_set is not None:
-        children = _selection(node.selection_set, named)
+        children = _selection(schema, node.selection_set, named)
         return (
             None
             if children is None

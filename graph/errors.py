@@ -38,11 +38,12 @@ def _is_unexpected(error: GraphQLError) -> bool:
 
 
 class ErrorMapping(MaskErrors):
+    """Masks unexpected errors, with a code. Errors of the document itself get their codes in
+    `typed_errors`, which graph/schema.py's `Schema.process_errors` applies to every error before
+    any extension sees it (Strawberry runs that hook first so that MaskErrors masks afterwards)."""
+
     def __init__(self) -> None:
         super().__init__(should_mask_error=_is_unexpected, error_message="Internal server error.")
-
-    def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
-        return super()._process_errors([_with_document_code(error) for error in errors])
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         masked = super().anonymise_error(error)
@@ -57,7 +58,9 @@ class ErrorMapping(MaskErrors):
 def typed_errors(errors: list[GraphQLError]) -> list[GraphQLError]:
     """`errors` as ErrorMapping hands them to clients: each with a code, unexpected ones masked.
     Idempotent, so that errors it already passed through are left as they are."""
-    return ErrorMapping()._process_errors(errors)
+    mapping = ErrorMapping()
+    typed = [_with_document_code(error) for error in errors]
+    return [mapping.anonymise_error(error) if _is_unexpected(error) else error for error in typed]
 
 
 def _with_document_code(error: GraphQLError) -> GraphQLError:

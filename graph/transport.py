@@ -25,7 +25,6 @@ from typing import Any, cast
 from graphql import GraphQLError
 from redis.exceptions import RedisError
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
-from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
@@ -50,6 +49,7 @@ from graph.errors import stream_error
 from graph.keepalive import Keepalive
 from graph.persisted_documents import PERSISTED_DOCUMENTS
 from graph.sockets import SocketLease
+from graph.strawberry_private import starlette_socket
 from graph.subscriptions import job_updates_stream
 from graph.transport_messages import InvalidMessage, read_message
 
@@ -65,9 +65,9 @@ class TransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
 
     @property
     def _socket(self) -> WebSocket:
-        adapter = self.websocket
-        assert isinstance(adapter, ASGIWebSocketAdapter)
-        return adapter.ws
+        # Frames are read and a compiled `next` is written below Strawberry's adapter
+        # (graph/strawberry_private.py says why).
+        return starlette_socket(self.websocket)
 
     def _open(self) -> bool:
         socket = self._socket
@@ -276,6 +276,7 @@ class TransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
     async def _handle_pre_execution_error(
         self, operation: Operation[Context, None], result: PreExecutionError
     ) -> None:
+        # A private hook (pinned in graph/strawberry_private.py, TRANSPORT_HANDLER_METHODS).
         # Strawberry closes the whole socket (4400) on a syntax error or an unknown operation
         # name, ending every other operation on it; the protocol's `error` message answers
         # for this operation alone.

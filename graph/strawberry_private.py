@@ -1,0 +1,88 @@
+"""Every use of a Strawberry internal that has no public twin, in one place.
+
+Strawberry's public API (strawberry.Schema and its documented methods, the extensions, the views)
+covers the rest of graph/. What is here is not part of it and may change in any release; each
+entry is pinned by tests/unit/test_strawberry_private.py, which fails with the Strawberry version
+named when an upgrade changes one, and pyproject.toml pins strawberry-graphql to the minor range
+those tests passed with (TESTED_MINOR).
+
+- `graphql_schema`: the graphql-core schema Strawberry built (`Schema._schema`). The compiled
+  subscription path (graph/compiled_subscription.py) coerces variables and reads the root field
+  with graphql-core, against exactly the schema Strawberry executes.
+- `validation_errors`: Strawberry's own document validation (`strawberry.schema.schema.
+  validate_document`): graphql-core's `validate` plus Strawberry's private rules (Maybe, @oneOf);
+  a plan must refuse exactly the documents Strawberry refuses.
+- `starlette_socket`: the Starlette WebSocket under Strawberry's ASGI adapter
+  (`ASGIWebSocketAdapter.ws`). graph/transport.py reads frames itself (to bound and check each one
+  before Strawberry parses it) and sends a compiled `next` message as text made once and shared
+  by every subscriber; the adapter's public `send_json` would encode it again per subscriber.
+- TRANSPORT_HOOKS: the methods and attributes of Strawberry's graphql-transport-ws handler that
+  graph/transport.py overrides or sets (its protocol fixes are overrides, there is no other seam).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import strawberry
+from graphql import ASTValidationRule, DocumentNode, GraphQLError, GraphQLSchema
+from starlette.websockets import WebSocket
+from strawberry.asgi import ASGIWebSocketAdapter
+from strawberry.http.async_base_view import AsyncWebSocketAdapter
+from strawberry.schema.schema import validate_document
+
+# The strawberry-graphql minor versions the unit tests passed with: pyproject.toml's range.
+TESTED_MINOR = "0.341"
+
+# graph/transport.py's TransportHandler relies on these of BaseGraphQLTransportWSHandler (methods
+# it overrides or calls; attributes it reads or sets), and these of its Operation.
+TRANSPORT_HANDLER_METHODS = (
+    "handle",
+    "handle_message",
+    "handle_invalid_message",
+    "send_message",
+    "handle_connection_init",
+    "handle_subscribe",
+    "cleanup_operation",
+    "shutdown",
+    "run_operation",
+    "on_request_accepted",
+    "_handle_pre_execution_error",
+)
+TRANSPORT_HANDLER_ATTRIBUTES = (
+    "connection_timed_out",
+    "connection_init_timeout_task",
+    "connection_init_received",
+    "connection_acknowledged",
+    "operations",
+    "max_subscriptions_per_connection",
+    "context",
+    "view",
+    "websocket",
+    "schema",
+)
+TRANSPORT_OPERATION_METHODS = ("send_initial_errors", "send_operation_message", "send_next")
+TRANSPORT_OPERATION_ATTRIBUTES = ("id", "query", "variables", "operation_name", "completed", "task")
+
+
+def graphql_schema(schema: strawberry.Schema) -> GraphQLSchema:
+    """The graphql-core schema `schema` executes with."""
+    built = schema._schema
+    if not isinstance(built, GraphQLSchema):  # pragma: no cover - only after an upgrade changed it
+        raise TypeError(f"strawberry.Schema._schema is a {type(built).__name__}, not a GraphQLSchema")
+    return built
+
+
+def validation_errors(
+    schema: strawberry.Schema, document: DocumentNode, rules: Sequence[type[ASTValidationRule]]
+) -> list[GraphQLError]:
+    """The errors Strawberry's own validation finds in `document` with `rules` (its private
+    rules are added to them)."""
+    return validate_document(graphql_schema(schema), document, tuple(rules))
+
+
+def starlette_socket(adapter: AsyncWebSocketAdapter) -> WebSocket:
+    """The Starlette WebSocket behind the handler's adapter (graph/view.py serves ASGI only)."""
+    if not isinstance(adapter, ASGIWebSocketAdapter):  # pragma: no cover - another integration
+        raise TypeError(f"expected Strawberry's ASGI WebSocket adapter, got {type(adapter).__name__}")
+    return adapter.ws

@@ -1,0 +1,113 @@
+"""The Strawberry internals graph/strawberry_private.py relies on are still there and behave as
+relied on; each failure names the installed Strawberry version, so that an upgrade that changes
+one says which, before any process-level test runs."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import MutableMapping
+from importlib.metadata import version
+from typing import Any
+
+import pytest
+from graphql import GraphQLSchema, parse, specified_rules
+from starlette.websockets import WebSocket
+from strawberry.asgi import ASGIWebSocketAdapter
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+    Operation,
+)
+
+from graph import strawberry_private
+from graph.schema import schema
+
+INSTALLED = version("strawberry-graphql")
+
+
+def _upgrade(what: str) -> str:
+    return (
+        f"strawberry-graphql {INSTALLED} (tested: {strawberry_private.TESTED_MINOR}.x) changed {what}; "
+        "see graph/strawberry_private.py"
+    )
+
+
+def test_the_installed_strawberry_is_in_the_tested_minor_range() -> None:
+    installed_minor = ".".join(INSTALLED.split(".")[:2])
+    assert installed_minor == strawberry_private.TESTED_MINOR, _upgrade("its minor version")
+
+
+def test_the_graphql_core_schema_is_the_one_strawberry_executes() -> None:
+    built = strawberry_private.graphql_schema(schema)
+    assert isinstance(built, GraphQLSchema), _upgrade("Schema._schema")
+    assert built.subscription_type is not None, _upgrade("Schema._schema")
+    assert "jobUpdates" in built.subscription_type.fields, _upgrade("Schema._schema")
+
+
+def test_validation_refuses_what_strawberry_refuses_and_accepts_the_rest() -> None:
+    valid = parse("subscription { jobUpdates(jobId: \"j\") { seq } }")
+    invalid = parse("subscription { jobUpdates(jobId: \"j\") { noSuchField } }")
+    assert strawberry_private.validation_errors(schema, valid, specified_rules) == [], _upgrade(
+        "strawberry.schema.schema.validate_document"
+    )
+    errors = strawberry_private.validation_errors(schema, invalid, specified_rules)
+    assert [e.message for e in errors] == [
+        "Cannot query field 'noSuchField' on type 'JobEvent'."
+    ], _upgrade("strawberry.schema.schema.validate_document")
+
+
+def test_the_asgi_adapter_keeps_its_starlette_socket() -> None:
+    params = inspect.signature(ASGIWebSocketAdapter.__init__).parameters
+    assert list(params) == ["self", "view", "request", "response"], _upgrade("ASGIWebSocketAdapter")
+    socket = WebSocket({"type": "websocket", "path": "/", "headers": []}, _never_receive, _never_send)
+    adapter = ASGIWebSocketAdapter(None, socket, socket)  # type: ignore[arg-type]
+    assert strawberry_private.starlette_socket(adapter) is socket, _upgrade("ASGIWebSocketAdapter.ws")
+
+
+@pytest.mark.parametrize("name", strawberry_private.TRANSPORT_HANDLER_METHODS)
+def test_the_transport_handler_methods_graph_transport_overrides_are_there(name: str) -> None:
+    method = getattr(BaseGraphQLTransportWSHandler, name, None)
+    assert inspect.iscoroutinefunction(method) or callable(method), _upgrade(
+        f"BaseGraphQLTransportWSHandler.{name}"
+    )
+
+
+def test_the_pre_execution_error_hook_takes_the_operation_and_its_result() -> None:
+    hook = BaseGraphQLTransportWSHandler._handle_pre_execution_error
+    assert list(inspect.signature(hook).parameters) == ["self", "operation", "result"], _upgrade(
+        "BaseGraphQLTransportWSHandler._handle_pre_execution_error"
+    )
+
+
+@pytest.mark.parametrize("name", strawberry_private.TRANSPORT_HANDLER_ATTRIBUTES)
+def test_the_transport_handler_attributes_graph_transport_uses_are_set(name: str) -> None:
+    assert name in _assigned_names(BaseGraphQLTransportWSHandler), _upgrade(
+        f"BaseGraphQLTransportWSHandler.{name}"
+    )
+
+
+@pytest.mark.parametrize("name", strawberry_private.TRANSPORT_OPERATION_METHODS)
+def test_the_operation_methods_graph_transport_calls_are_there(name: str) -> None:
+    assert inspect.iscoroutinefunction(getattr(Operation, name, None)), _upgrade(f"Operation.{name}")
+
+
+@pytest.mark.parametrize("name", strawberry_private.TRANSPORT_OPERATION_ATTRIBUTES)
+def test_the_operation_attributes_graph_transport_uses_are_set(name: str) -> None:
+    assert name in _assigned_names(Operation), _upgrade(f"Operation.{name}")
+
+
+def _assigned_names(cls: type) -> set[str]:
+    """Attributes a class declares or assigns to `self` in its source (set in __init__, so not
+    visible on the class)."""
+    source = inspect.getsource(cls)
+    declared = set(getattr(cls, "__annotations__", {})) | set(vars(cls))
+    assigned = {line.split("self.", 1)[1].split("=")[0].split(":")[0].strip() for line in source.splitlines()
+                if "self." in line and "=" in line.split("self.", 1)[1]}
+    return declared | assigned
+
+
+async def _never_receive() -> MutableMapping[str, Any]:  # pragma: no cover - the socket is not used
+    raise AssertionError("not used")
+
+
+async def _never_send(message: MutableMapping[str, Any]) -> None:  # pragma: no cover - nor here
+    raise AssertionError("not used")
