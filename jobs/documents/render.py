@@ -2,9 +2,12 @@
 
 Whatever a model writes renders. The text is normalised first: control characters and invisible
 format marks (zero-width spaces, bidi controls) go, unusual spaces and line separators become
-plain ones, lone surrogates and U+FFFE/U+FFFF become U+FFFD. It is then read line by line into
-headings, paragraphs, bullets (indented by depth), code blocks, table rows and rules. Inline
-Markdown goes through markdown-it's CommonMark parser, whose tokens are always well nested, and
+plain ones, lone surrogates and U+FFFE/U+FFFF become U+FFFD. markdown-it's CommonMark parser
+(with GFM tables) then reads it into blocks, printed in the document's order: headings,
+paragraphs, bullet and numbered lists (nested ones indented), code blocks, table rows (cells
+joined by a bar), rules; a quote prints its text. One rule differs from CommonMark: a line right
+after a bullet and indented less than its text starts a paragraph of its own rather than
+continuing the bullet (see `blocks`). Inline Markdown, whose tokens are always well nested,
 is written as reportlab's mini-markup with every piece of text escaped; a tag is closed only
 when it is the innermost one open, so reportlab never sees overlapping or unbalanced tags
 (`**a _b** c_` keeps its stray `_` as text). Markup in model output (an `<img src=...>`, a
@@ -26,6 +29,7 @@ from xml.sax.saxutils import escape
 import reportlab
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
+from markdown_it.tree import SyntaxTreeNode
 from reportlab.lib.enums import TA_LEFT
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
@@ -43,19 +47,15 @@ from reportlab.platypus import (
 )
 
 _FONTS = {"CV": "Vera.ttf", "CV-Bold": "VeraBd.ttf", "CV-Italic": "VeraIt.ttf", "CV-BoldItalic": "VeraBI.ttf"}
-_HEADING = re.compile(r"^ {0,3}(#{1,6})\s+(.*?)(?:\s+#+)?\s*$")
-_BULLET = re.compile(r"^( *)(?:[-*+•]|\d{1,9}[.)])\s+(.*)$")
-_RULE = re.compile(r"^ {0,3}(?:(?:-\s*){3,}|(?:\*\s*){3,}|(?:_\s*){3,})$")
-_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
-_TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
-_TABLE_RULE = re.compile(r"^\s*\|?\s*:?-+:?\s*(?:\|\s*:?-+:?\s*)*\|?\s*$")
-_QUOTE = re.compile(r"^ {0,3}(?:>\s?)+")
+# A list item's first line, up to where its text starts (the column its own lines are indented to).
+_ITEM = re.compile(r"^ *(?:[-*+]|\d{1,9}[.)])(?: {1,4}|$)")
 _MAX_DEPTH = 4  # list levels shown as indents; deeper ones stay at the last
 _PIECE_CHARS = 2000  # of markup in one reportlab paragraph (see _Markup)
 
-# CommonMark inline rules (emphasis, code, links, images, autolinks, escapes, entities, inline
-# HTML) and ~~strikethrough~~; HTML tokens are dropped below, their text kept.
-_MARKDOWN = MarkdownIt("commonmark").enable("strikethrough")
+# CommonMark (blocks: headings, paragraphs, lists, code, quotes, rules, HTML; inline: emphasis,
+# code, links, images, autolinks, escapes, entities, HTML), GFM tables and ~~strikethrough~~;
+# HTML tokens are dropped below, their text kept.
+_MARKDOWN = MarkdownIt("commonmark").enable(["strikethrough", "table"])
 _TAGS = {"strong": "b", "em": "i", "s": "strike"}
 _HIDING = re.compile(r"<(/?)(?:script|style)\b", re.IGNORECASE)
 
@@ -84,80 +84,116 @@ def render_pdf(markdown: str, title: str = "CV") -> RenderedPdf:
     return RenderedPdf(buffer.getvalue(), document.page)
 
 
-class _Story:
-    """Flowables gathered line by line; a paragraph or a list is closed by what cannot continue it."""
-
-    def __init__(self) -> None:
-        self.flowables: list[Flowable] = []
-        self.paragraph: list[str] = []
-        self.bullets: list[tuple[int, str]] = []
-        self.code: list[str] | None = None  # inside a fenced block: its lines
-
-    def flush(self) -> None:
-        if self.paragraph:
-            self.flowables += _paragraphs(inline_markup(" ".join(self.paragraph)), "body")
-            self.paragraph.clear()
-        if self.bullets:
-            items = [
-                ListItem(_paragraphs(inline_markup(text), "body"), leftIndent=12 + 12 * depth)
-                for depth, text in self.bullets
-            ]
-            self.flowables.append(
-                ListFlowable(items, bulletType="bullet", start="•", leftIndent=12, bulletFontName="CV")
-            )
-            self.bullets.clear()
-
-    def line(self, line: str) -> None:
-        if self.code is not None:
-            if _FENCE.match(line):
-                # A paragraph per line: one paragraph of thousands of lines costs quadratic time
-                # as reportlab splits it page by page.
-                self.flowables += _paragraphs([_code(c) for c in self.code], "code")
-                self.flowables.append(Spacer(1, 4))
-                self.code = None
-            else:
-                self.code.append(line)
-            return
-        line = _QUOTE.sub("", line)
-        heading, bullet = _HEADING.match(line), _BULLET.match(line)
-        if not line.strip() or _RULE.match(line) or heading or _FENCE.match(line) or _TABLE_ROW.match(line):
-            self.flush()
-        if _FENCE.match(line):
-            self.code = []
-        elif _RULE.match(line):
-            self.flowables.append(
-                HRFlowable(width="100%", thickness=0.5, color="#999999", spaceBefore=4, spaceAfter=4)
-            )
-        elif heading:
-            level = min(len(heading.group(1)), 3)
-            self.flowables += _paragraphs(inline_markup(heading.group(2)), f"h{level}")
-        elif _TABLE_ROW.match(line):
-            if not _TABLE_RULE.match(line):
-                cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
-                self.flowables += _paragraphs(inline_markup("  |  ".join(cells)), "body")
-        elif bullet:
-            if self.paragraph:
-                self.flush()
-            self.bullets.append((min(len(bullet.group(1)) // 2, _MAX_DEPTH), bullet.group(2)))
-        elif line.strip():
-            if self.bullets:  # a bullet's continuation line
-                depth, text = self.bullets[-1]
-                self.bullets[-1] = (depth, f"{text} {line.strip()}")
-            else:
-                self.paragraph.append(line.strip())
-
-    def end(self) -> list[Flowable]:
-        if self.code is not None:  # a fence never closed: its lines are still code
-            self.line("```")
-        self.flush()
-        return self.flowables or [Spacer(1, 1)]
-
-
 def _story(markdown: str) -> list[Flowable]:
-    story = _Story()
-    for line in markdown.split("\n"):
-        story.line(line)
-    return story.end()
+    flowables: list[Flowable] = []
+    for block in SyntaxTreeNode(blocks(markdown)).children:
+        flowables += _block(block, 0)
+    return flowables or [Spacer(1, 1)]
+
+
+def blocks(markdown: str) -> list[Token]:
+    """markdown-it's block tokens, every lazy continuation line of a list item made a paragraph
+    of its own.
+
+    CommonMark folds a line that directly follows a bullet, indented less than the bullet's text,
+    into that bullet ("- Led billing\nWidget Bank - Engineer" is one item): in a CV such a line
+    is the next job's title, and folded in it would print inside the bullet above it. A blank
+    line before it keeps it in its place as its own paragraph. A nested list may need a pass per
+    level, hence the loop (bounded by the nesting markdown-it parses at all)."""
+    for _ in range(_MARKDOWN.options["maxNesting"]):
+        tokens = _MARKDOWN.parse(markdown)
+        lines = markdown.split("\n")
+        lazy = _lazy_lines(tokens, lines)
+        if not lazy:
+            return tokens
+        markdown = "\n".join(("\n" if n in lazy else "") + line for n, line in enumerate(lines))
+    return _MARKDOWN.parse(markdown)
+
+
+def _lazy_lines(tokens: list[Token], lines: list[str]) -> set[int]:
+    """The first lazy line of each paragraph in a list item: indented less than the item's text."""
+    text_columns: list[int | None] = []  # of the list items open around a token
+    lazy: set[int] = set()
+    for token in tokens:
+        if token.type == "list_item_open":
+            marker = _ITEM.match(lines[token.map[0]]) if token.map else None
+            text_columns.append(marker.end() if marker else None)
+        elif token.type == "list_item_close":
+            text_columns.pop()
+        elif token.type == "paragraph_open" and text_columns and text_columns[-1] is not None and token.map:
+            column = text_columns[-1]
+            start, end = token.map
+            first = next((n for n in range(start + 1, end) if _indent(lines[n]) < column), None)
+            if first is not None:
+                lazy.add(first)
+    return lazy
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" "))
+
+
+def _block(node: SyntaxTreeNode, depth: int) -> list[Flowable]:
+    """The flowables of one block of the Markdown and of what it holds, in the document's order."""
+    kind = node.type
+    if kind == "heading":
+        return _paragraphs(_inline(node.children), f"h{min(int(node.tag[1:]), 3)}")
+    if kind == "paragraph":
+        return _paragraphs(_inline(node.children), "body")
+    if kind in ("bullet_list", "ordered_list"):
+        return [_list(node, depth)]
+    if kind in ("fence", "code_block"):
+        # A paragraph per line: one paragraph of thousands of lines costs quadratic time as
+        # reportlab splits it page by page.
+        lines = node.content.removesuffix("\n").split("\n")
+        return [*_paragraphs([_code(line) for line in lines], "code"), Spacer(1, 4)]
+    if kind == "table":
+        return [flowable for row in _rows(node) for flowable in _paragraphs(_cells(row), "body")]
+    if kind == "hr":
+        return [HRFlowable(width="100%", thickness=0.5, color="#999999", spaceBefore=4, spaceAfter=4)]
+    if kind == "html_block":  # its text, as inline HTML's: tags dropped, scripts and styles hidden
+        return _paragraphs(inline_markup(node.content), "body")
+    # A quote, a list item, or what markdown-it may add: what it holds.
+    return [flowable for child in node.children for flowable in _block(child, depth)]
+
+
+def _list(node: SyntaxTreeNode, depth: int) -> ListFlowable:
+    ordered = node.type == "ordered_list"
+    items = [ListItem(_block(item, depth + 1) or [Spacer(1, 1)]) for item in node.children]
+    return ListFlowable(
+        items,
+        bulletType="1" if ordered else "bullet",
+        bulletFormat=f"%s{node.markup}" if ordered else None,
+        start=str(node.attrs.get("start", 1)) if ordered else "•",
+        leftIndent=12 if depth < _MAX_DEPTH else 0,
+        bulletFontName="CV",
+        bulletFontSize=9.8,
+    )
+
+
+def _rows(table: SyntaxTreeNode) -> list[SyntaxTreeNode]:
+    return [row for section in table.children for row in section.children]
+
+
+def _cells(row: SyntaxTreeNode) -> list[str]:
+    """A table row as one line, its cells separated by a bar."""
+    markup = _Markup()
+    for n, cell in enumerate(row.children):
+        if n:
+            markup.text("  |  ")
+        markup.write(_tokens(cell.children))
+    return markup.finish()
+
+
+def _inline(children: list[SyntaxTreeNode]) -> list[str]:
+    markup = _Markup()
+    markup.write(_tokens(children))
+    return markup.finish()
+
+
+def _tokens(children: list[SyntaxTreeNode]) -> list[Token]:
+    """The inline tokens under a block node (its one `inline` child)."""
+    return [token for child in children if child.token for token in child.token.children or []]
 
 
 def inline_markup(text: str) -> list[str]:
@@ -223,6 +259,9 @@ class _Markup:
             shown, url = "".join(self.out[start:]), escape(_MARKDOWN.normalizeLinkText(href))
             if not (shown and url.endswith(shown)):  # an autolink (<https://...>) shows its url once
                 self._add(f" ({url})")
+
+    def text(self, text: str) -> None:
+        self._add(escape(text))
 
     def finish(self) -> list[str]:
         return [*self.pieces, self._closed()]
