@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-long bench bench-documents lint schema install clean token browser js-clients
+.PHONY: run test test-long bench bench-documents lint schema install clean token browser js-clients vendor
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -67,3 +67,8 @@ schema: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build *.egg-info tests/js/node_modules
+
+# Refetches the vendored GraphiQL files from the npm registry by the versions and integrity hashes
+# graph/vendor/graphiql.json records; `make vendor VENDOR_ARGS=--check` verifies them offline.
+vendor: $(STAMP)
+	$(BIN)/python -m graph.vendor.fetch $(VENDOR_ARGS)

@@ -1,28 +1,26 @@
 """GraphiQL served from this process: Strawberry's page loads React and GraphiQL from unpkg.com,
 which machines without internet access (and strict CSPs) cannot reach. The same files, with the
-same subresource-integrity hashes, ship in `graph/static/graphiql/`. The page opens with an
+same subresource-integrity hashes, ship in `graph/vendor/graphiql/` (recorded, by npm package and
+version, in `graph/vendor/graphiql.json`; see graph/vendored.py). The page opens with an
 example document and the Authorization header to fill in. It is served in development, and in
 production only with GRAPHIQL=true."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from strawberry.http.ides import get_graphql_ide_html
 
-ASSETS_DIR = Path(__file__).parent / "static" / "graphiql"
+from graph.vendored import Bundle, VendoredFile, VendoredPackage
+
+ASSETS = Bundle.load("graphiql")
+ASSETS_DIR = ASSETS.directory
 ASSETS_PATH = "/graphiql-assets"
 
-_CDN_TO_LOCAL = {
-    "https://unpkg.com/react@18.2.0/umd/react.production.min.js": "react.production.min.js",
-    "https://unpkg.com/react-dom@18.2.0/umd/react-dom.production.min.js": "react-dom.production.min.js",
-    "https://unpkg.com/js-cookie@3.0.5/dist/js.cookie.min.js": "js.cookie.min.js",
-    "https://unpkg.com/graphiql@3.8.3/graphiql.min.css": "graphiql.min.css",
-    "https://unpkg.com/@graphiql/plugin-explorer@1.0.2/dist/style.css": "plugin-explorer.css",
-    "https://unpkg.com/graphiql@3.8.3/graphiql.min.js": "graphiql.min.js",
-    "https://unpkg.com/@graphiql/plugin-explorer@1.0.2/dist/index.umd.js": "plugin-explorer.umd.js",
-}
+
+def cdn_url(package: VendoredPackage, file: VendoredFile) -> str:
+    """Where Strawberry's page loads the file from."""
+    return f"https://unpkg.com/{package.spec}/{file.path}"
 
 
 # What a newcomer finds in the editor (unless the URL brings a document of its own): who they
@@ -48,12 +46,12 @@ _DEFAULTS = {
 
 def graphiql_html() -> str:
     html = get_graphql_ide_html(graphql_ide="graphiql")
-    replacements = {cdn_url: f"{ASSETS_PATH}/{filename}" for cdn_url, filename in _CDN_TO_LOCAL.items()}
+    replacements = {cdn_url(package, file): f"{ASSETS_PATH}/{file.file}" for package, file in ASSETS.files()}
     for snippet, replacement in {**replacements, **_DEFAULTS}.items():
         if snippet not in html:
             raise RuntimeError(
                 f"Strawberry's GraphiQL page no longer contains {snippet!r}; "
-                "update graph/graphiql.py (and graph/static/graphiql) to the page it serves"
+                "update graph/vendor/graphiql.json (then `make vendor`) to the page it serves"
             )
         html = html.replace(snippet, replacement)
     return html
