@@ -41,17 +41,22 @@ def download(package: VendoredPackage) -> bytes:
     """The package's tarball, checked against the registry's dist.integrity and the record's."""
     name = urllib.parse.quote(package.name, safe="@/")
     dist = json.loads(_get(f"{REGISTRY}/{name}/{urllib.parse.quote(package.version)}"))["dist"]
-    if dist["integrity"] != package.tarball_integrity:
+    tarball = _get(dist["tarball"])
+    check_tarball(package, dist["integrity"], tarball)
+    return tarball
+
+
+def check_tarball(package: VendoredPackage, registry_integrity: str, tarball: bytes) -> None:
+    # Both: a record that no longer matches the registry (a republished version) is news too.
+    if registry_integrity != package.tarball_integrity:
         raise IntegrityError(
-            f"{package.spec}: the registry's dist.integrity is {dist['integrity']}, "
+            f"{package.spec}: the registry's dist.integrity is {registry_integrity}, "
             f"the record says {package.tarball_integrity}"
         )
-    tarball = _get(dist["tarball"])
     if (found := sri(tarball, "sha512")) != package.tarball_integrity:
         raise IntegrityError(
             f"{package.spec}: the tarball hashes to {found}, the record says {package.tarball_integrity}"
         )
-    return tarball
 
 
 def unpack(package: VendoredPackage, tarball: bytes) -> tuple[dict[str, bytes], str]:
