@@ -1,7 +1,8 @@
 """The production install works as the README says: the wheel, installed without extras into a
 fresh virtualenv, runs `celery -A jobs worker` and `uvicorn asgi:app` from a directory outside
-the checkout, through one job from mutation to terminal event. A runtime import that is no
-declared dependency fails here (the development install has every extra and cannot tell)."""
+the checkout, through one job from mutation to terminal event, and serves GraphiQL's vendored
+files. A runtime import that is no declared dependency, or a file that is no declared package
+data, fails here (the development install has every extra and the whole checkout)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,11 @@ import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import httpx
 import pytest
 
+from graph.graphiql import ASSETS, ASSETS_PATH
+from graph.vendored import sri
 from tests.conftest import Stack, stack_env
 from tests.samples import CV
 from tests.support.gql import improve_cv, stream_of
@@ -72,3 +76,15 @@ async def test_the_wheel_without_extras_runs_a_job_end_to_end(installed):
     job = await improve_cv(stack.http, CV)
     events = await stream_of(stack.ws, job["id"], after_seq=0)
     assert events[0]["state"] == "QUEUED" and events[-1]["state"] == "SUCCEEDED"
+
+
+async def test_the_wheel_serves_every_vendored_graphiql_file_with_its_recorded_hash(installed):
+    stack, _ = installed
+    async with httpx.AsyncClient(base_url=stack.api.base_url) as client:
+        page = await client.get("/graphql", headers={"accept": "text/html"})
+        assert page.status_code == 200 and "unpkg.com" not in page.text
+        for _package, file in ASSETS.files():
+            path = f"{ASSETS_PATH}/{file.file}"
+            served = await client.get(path)
+            assert f'"{path}"' in page.text and served.status_code == 200, path
+            assert sri(served.content) == file.integrity, path
