@@ -8,10 +8,8 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.schema.schema import StreamResult
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext, ExecutionResult
-from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 
 from graph.analyses import AnalysisMutation, AnalysisQuery
@@ -28,6 +26,7 @@ from graph.questionnaires import QuestionnaireMutation, QuestionnaireQuery
 from graph.quotas import AccountQuery, ApiCallQuota
 from graph.read_budget import ReadBudgetLimiter
 from graph.resumes import ResumeMutation
+from graph.strawberry_private import PreExecutionError, StreamResult
 from graph.subscriptions import Subscription
 from settings import get_settings
 

@@ -16,8 +16,12 @@ those tests passed with (TESTED_MINOR).
   (`ASGIWebSocketAdapter.ws`). graph/transport.py reads frames itself (to bound and check each one
   before Strawberry parses it) and sends a compiled `next` message as text made once and shared
   by every subscriber; the adapter's public `send_json` would encode it again per subscriber.
-- TRANSPORT_HOOKS: the methods and attributes of Strawberry's graphql-transport-ws handler that
-  graph/transport.py overrides or sets (its protocol fixes are overrides, there is no other seam).
+- `PreExecutionError` and `StreamResult`: the result Strawberry gives for a document refused before
+  execution (how its transports tell a refusal from a result; graph/schema.py returns one for
+  its own refusals), and the type of what `Schema.stream` yields; neither is exported.
+- TRANSPORT_HANDLER_*, TRANSPORT_OPERATION_*: the methods and attributes of Strawberry's
+  graphql-transport-ws handler and its Operation that graph/transport.py overrides, calls or
+  sets (its protocol fixes are overrides: the handler has no other seam).
 """
 
 from __future__ import annotations
@@ -29,7 +33,17 @@ from graphql import ASTValidationRule, DocumentNode, GraphQLError, GraphQLSchema
 from starlette.websockets import WebSocket
 from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.http.async_base_view import AsyncWebSocketAdapter
-from strawberry.schema.schema import validate_document
+from strawberry.schema.schema import StreamResult, validate_document
+from strawberry.types.execution import PreExecutionError
+
+__all__ = [
+    "TESTED_MINOR",
+    "PreExecutionError",
+    "StreamResult",
+    "graphql_schema",
+    "starlette_socket",
+    "validation_errors",
+]
 
 # The strawberry-graphql minor versions the unit tests passed with: pyproject.toml's range.
 TESTED_MINOR = "0.341"

@@ -40,7 +40,6 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
     SubscribeMessage,
     SubscribeMessagePayload,
 )
-from strawberry.types.execution import PreExecutionError
 from strawberry.types.unset import UnsetType
 
 from graph.compiled_subscription import JobUpdatesPlan, next_message_head
@@ -49,7 +48,7 @@ from graph.errors import stream_error
 from graph.keepalive import Keepalive
 from graph.persisted_documents import PERSISTED_DOCUMENTS
 from graph.sockets import SocketLease
-from graph.strawberry_private import starlette_socket
+from graph.strawberry_private import PreExecutionError, starlette_socket
 from graph.subscriptions import job_updates_stream
 from graph.transport_messages import InvalidMessage, read_message
 

@@ -4,19 +4,23 @@ one says which, before any process-level test runs."""
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from collections.abc import MutableMapping
 from importlib.metadata import version
-from typing import Any
+from typing import Any, get_args
 
 import pytest
-from graphql import GraphQLSchema, parse, specified_rules
+import strawberry
+from graphql import GraphQLError, GraphQLSchema, parse, specified_rules
 from starlette.websockets import WebSocket
 from strawberry.asgi import ASGIWebSocketAdapter
+from strawberry.extensions import MaskErrors
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
     Operation,
 )
+from strawberry.types import ExecutionResult
 
 from graph import strawberry_private
 from graph.schema import schema
@@ -111,3 +115,40 @@ async def _never_receive() -> MutableMapping[str, Any]:  # pragma: no cover - th
 
 async def _never_send(message: MutableMapping[str, Any]) -> None:  # pragma: no cover - nor here
     raise AssertionError("not used")
+
+
+def test_a_refusal_before_execution_is_still_an_execution_result_strawberry_streams() -> None:
+    refusal = strawberry_private.PreExecutionError(data=None, errors=[])
+    assert isinstance(refusal, ExecutionResult), _upgrade("PreExecutionError")
+    yielded = get_args(get_args(strawberry_private.StreamResult)[0])
+    assert strawberry_private.PreExecutionError in yielded, _upgrade("strawberry.schema.schema.StreamResult")
+    assert ExecutionResult in yielded, _upgrade("strawberry.schema.schema.StreamResult")
+
+
+@strawberry.type
+class _Query:
+    @strawberry.field
+    def boom(self) -> int:
+        raise RuntimeError("unexpected")
+
+
+@pytest.mark.parametrize("document", ["{ boom }", "{ noSuchField }", "{"])
+def test_schema_process_errors_sees_every_error_before_mask_errors_does(document: str) -> None:
+    # graph/errors.py relies on this order: document codes are given in Schema.process_errors,
+    # and ErrorMapping (a MaskErrors) masks what already has them.
+    seen: list[str] = []
+
+    class Recording(strawberry.Schema):
+        def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
+            seen.append("process_errors")
+            for error in errors:
+                error.extensions = {"code": "TYPED"}
+
+    def should_mask(error: GraphQLError) -> bool:
+        seen.append(f"mask {(error.extensions or {}).get('code')}")
+        return False
+
+    recording = Recording(query=_Query, extensions=[lambda: MaskErrors(should_mask_error=should_mask)])
+    result = asyncio.run(recording.execute(document))
+    assert result.errors, document
+    assert seen == ["process_errors", "mask TYPED"], _upgrade("the order of process_errors and MaskErrors")
