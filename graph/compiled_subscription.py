@@ -20,6 +20,11 @@ Whatever a plan could not reproduce exactly (fragments, directives, several oper
 documents or variables, a field with its own resolver, a schema extension it does not know) is
 left to Strawberry's general execution: the answer never differs, only its cost. Values go
 through the same `event_from` conversion and the same scalar and enum serialisers as there.
+
+Why by hand rather than graphql-core's public `execute` once per (document, event), which would
+share its JSON just as well: rendering an event that way takes about 63 µs against 8 here
+(bench/compiled_vs_execute.py), i.e. +55 µs per delivery when a job has one subscriber, its
+owner, which is most jobs; the API spends 52-74 µs per delivery end to end (README, `make bench`).
 """
 
 from __future__ import annotations
