@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-long bench bench-documents lint schema install clean token browser js-clients vendor
+.PHONY: run test test-fast test-long bench bench-documents lint schema install clean token browser js-clients vendor
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,10 +35,18 @@ $(JS_STAMP): tests/js/package-lock.json
 
 js-clients: $(JS_STAMP)
 
+# In stages, each only once the one before passed: lint and types, the unit tests of the pure
+# modules (tests/unit: no Redis, no worker, no server; seconds), then the process-level suite
+# (real Redis, Celery workers, uvicorn, WebSockets, Node clients, Chromium; minutes).
 test: $(STAMP) browser $(JS_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy .
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q tests/unit
+	$(BIN)/python -m pytest -q tests --ignore=tests/unit
+
+# The unit tests alone: the quick check while editing a pure module.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q tests/unit
 
 # The long forms of the fuzz, property and chaos tests that `make test` runs short (an hour, not
 # a minute): thousands of examples per fuzz case, ten rounds of chaos.
