@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 from graph.auth import TokenVerifier, User
 from graph.draining import Draining
 from graph.listener import Listener
+from graph.loaders import Loaders, loaders_of
 from jobs.cv_store import CvStore
 from jobs.errors import Unauthenticated
 from jobs.names import Keys
@@ -55,6 +56,11 @@ class Context:
         if self.user is None:
             raise self.auth_error or Unauthenticated("send a token: Authorization: Bearer <JWT>")
         return self.user
+
+    @property
+    def loaders(self) -> Loaders:
+        """This operation's batched reads (graph/loaders.py)."""
+        return loaders_of(self.services.cv, self.services.keys)
 
     @property
     def user_id(self) -> str:

@@ -110,21 +110,26 @@ class AIResponse:
         "ended without saying it was complete, or it exceeded the stored size (the job's final "
         "message says which)."
     )
+    advice: list[str] = strawberry.field(
+        description="Advice for the candidate (gaps to fill, terms to add where true), kept apart from "
+        "the rewrite: never in `text`, never in its PDF."
+    )
     job_id: strawberry.ID
     questionnaire_id: strawberry.Private[str | None] = None
 
     @strawberry.field(description="PDFs rendered from this response, newest first.")
     async def pdfs(self, info: Info[Context, None]) -> list[PdfFile]:
-        found = await info.context.services.cv.response_pdfs(info.context.user_id, str(self.id), spend)
+        owner, loaders = info.context.user_id, info.context.loaders
+        found = await loaders.listed(loaders.keys.response_pdfs(str(self.id)), loaders.pdfs, owner, spend)
         return [PdfFile.of(p) for p in found]
 
     @strawberry.field
     async def questionnaire(self, info: Info[Context, None]) -> Questionnaire | None:
         if self.questionnaire_id is None:
             return None
-        services = info.context.services
         spend(1)
-        return Questionnaire.of(await services.cv.questionnaire(info.context.user_id, self.questionnaire_id))
+        found = await info.context.loaders.questionnaires.load((info.context.user_id, self.questionnaire_id))
+        return Questionnaire.of(found)
 
     @classmethod
     def of(cls, response: outputs.AIResponse) -> AIResponse:
@@ -143,6 +148,7 @@ class AIResponse:
             else None,
             unverified_claims=[Claim(kind=c.kind, text=c.text) for c in response.unverified_claims],
             truncated=response.truncated,
+            advice=response.advice,
             job_id=strawberry.ID(response.job_id),
             questionnaire_id=response.questionnaire_id,
         )
@@ -167,16 +173,20 @@ class Questionnaire:
         if self.resume_id is None:
             return None
         spend(1)
-        return Resume.of(await info.context.services.cv.resume(info.context.user_id, self.resume_id))
+        return Resume.of(await info.context.loaders.resumes.load((info.context.user_id, self.resume_id)))
 
     @strawberry.field(description="AI responses made for this questionnaire, newest first.")
     async def responses(self, info: Info[Context, None]) -> list[AIResponse]:
-        found = await info.context.services.cv.responses(info.context.user_id, str(self.id), spend)
+        owner, loaders = info.context.user_id, info.context.loaders
+        responses = loaders.keys.questionnaire_responses(str(self.id))
+        found = await loaders.listed(responses, loaders.responses, owner, spend)
         return [AIResponse.of(r) for r in found]
 
     @strawberry.field(description="Analyses of its CV, newest first.")
     async def analyses(self, info: Info[Context, None]) -> list[CvAnalysis]:
-        found = await info.context.services.cv.analyses(info.context.user_id, str(self.id), spend)
+        owner, loaders = info.context.user_id, info.context.loaders
+        analyses = loaders.keys.questionnaire_analyses(str(self.id))
+        found = await loaders.listed(analyses, loaders.analyses, owner, spend)
         return [analysis_of(a) for a in found]
 
     @classmethod

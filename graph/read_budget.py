@@ -10,7 +10,8 @@ QUERY_TOO_COMPLEX.
 
 The budget lives in a context variable set for the operation's execution: every resolver of the
 operation (and the tasks graphql-core starts for list items, which copy the context) sees the
-same one, and two operations on one WebSocket never share one.
+same one, and two operations on one WebSocket never share one. The operation's loaders
+(graph/loaders.py), which batch those loads, are scoped to it here likewise.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from contextvars import ContextVar
 
 from strawberry.extensions import SchemaExtension
 
+from graph.loaders import per_operation
 from jobs.errors import TooComplex
 
 _BUDGET: ContextVar[ReadBudget | None] = ContextVar("read_budget", default=None)
@@ -53,6 +55,7 @@ class ReadBudgetLimiter(SchemaExtension):
         settings = getattr(getattr(context, "services", None), "settings", None)
         token = _BUDGET.set(ReadBudget(settings.graphql_max_loaded_objects) if settings else None)
         try:
-            yield
+            with per_operation():
+                yield
         finally:
             _BUDGET.reset(token)

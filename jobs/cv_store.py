@@ -1,13 +1,18 @@
 """The API's view of the CV domain: questionnaires, uploads, responses, analyses and PDFs
 (asyncio Redis). Every read checks the owner: another user's object is `NotFound`, exactly like
-a missing one (C7)."""
+a missing one (C7).
+
+Reads of many objects (or many id lists) go to Redis as one pipeline, one round trip whatever
+their number; the API's loaders (graph/loaders.py) gather what sibling fields ask for into them.
+The `..._by_id` reads answer each id with its object or the `NotFound` it is, not raised, so that
+one missing object fails only the field that asked for it."""
 
 from __future__ import annotations
 
 import json
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -37,12 +42,8 @@ class Page:
     end_cursor: str | None
 
 
-# Told how many objects a list is about to load, before it loads them (the API's read budget).
-Spend = Callable[[int], None]
-
-
-def _free(count: int) -> None:
-    pass
+# Each id's object, or the NotFound it is: missing or someone else's.
+Found = list[T | NotFound]
 
 
 class CvStore:
@@ -59,9 +60,11 @@ class CvStore:
         return questionnaire
 
     async def questionnaire(self, owner: str, questionnaire_id: str) -> Questionnaire:
-        return await self._owned(
-            self._keys.questionnaire(questionnaire_id), owner, Questionnaire.from_hash, "questionnaire"
-        )
+        return _one(await self.questionnaires_by_id(owner, [questionnaire_id]))
+
+    async def questionnaires_by_id(self, owner: str, ids: Sequence[str]) -> Found[Questionnaire]:
+        parse = Questionnaire.from_hash
+        return await self._owned(self._keys.questionnaire, owner, ids, parse, "questionnaire")
 
     async def update(self, owner: str, questionnaire_id: str, fields: QuestionnaireFields) -> Questionnaire:
         updated = (await self.questionnaire(owner, questionnaire_id)).with_fields(fields, time.time())
@@ -103,7 +106,8 @@ class CvStore:
     async def outputs_keys(self, response_ids: list[str], analysis_ids: list[str]) -> list[str]:
         """The keys of these responses (with the PDFs rendered from them) and analyses."""
         keys = self._keys
-        pdf_ids = [p for r in response_ids for p in await self._ids(keys.response_pdfs(r))]
+        pdf_lists = await self.id_lists([keys.response_pdfs(r) for r in response_ids])
+        pdf_ids = [p for pdfs in pdf_lists for p in pdfs]
         found = [k for r in response_ids for k in (keys.response(r), keys.response_pdfs(r))]
         found += [k for p in pdf_ids for k in (keys.pdf(p), keys.pdf_file(p))]
         return found + [keys.analysis(a) for a in analysis_ids]
@@ -129,35 +133,39 @@ class CvStore:
             await pipe.execute()
 
     async def resume(self, owner: str, resume_id: str) -> Resume:
-        return await self._owned(self._keys.resume(resume_id), owner, Resume.from_hash, "resume")
+        return _one(await self.resumes_by_id(owner, [resume_id]))
 
-    async def responses(self, owner: str, questionnaire_id: str, spend: Spend = _free) -> list[AIResponse]:
-        ids = await self._ids(self._keys.questionnaire_responses(questionnaire_id))
-        spend(len(ids))
-        return [await self.response(owner, i) for i in ids]
+    async def resumes_by_id(self, owner: str, ids: Sequence[str]) -> Found[Resume]:
+        return await self._owned(self._keys.resume, owner, ids, Resume.from_hash, "resume")
 
     async def response(self, owner: str, response_id: str) -> AIResponse:
-        return await self._owned(self._keys.response(response_id), owner, AIResponse.from_hash, "response")
+        return _one(await self.responses_by_id(owner, [response_id]))
+
+    async def responses_by_id(self, owner: str, ids: Sequence[str]) -> Found[AIResponse]:
+        return await self._owned(self._keys.response, owner, ids, AIResponse.from_hash, "response")
 
     async def analysis(self, owner: str, analysis_id: str) -> dict[str, Any]:
-        raw = await self._redis.get(self._keys.analysis(analysis_id))
-        document: dict[str, Any] | None = json.loads(raw) if raw else None
-        if document is None or document["meta"].get("owner") != owner:
-            raise NotFound(f"analysis {analysis_id} does not exist")
-        return document
+        return _one(await self.analyses_by_id(owner, [analysis_id]))
 
-    async def analyses(self, owner: str, questionnaire_id: str, spend: Spend = _free) -> list[dict[str, Any]]:
-        ids = await self._ids(self._keys.questionnaire_analyses(questionnaire_id))
-        spend(len(ids))
-        return [await self.analysis(owner, i) for i in ids]
-
-    async def response_pdfs(self, owner: str, response_id: str, spend: Spend = _free) -> list[PdfFile]:
-        ids = await self._ids(self._keys.response_pdfs(response_id))
-        spend(len(ids))
-        return [await self.pdf(owner, i) for i in ids]
+    async def analyses_by_id(self, owner: str, ids: Sequence[str]) -> Found[dict[str, Any]]:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for analysis_id in ids:
+                pipe.get(self._keys.analysis(analysis_id))
+            raws = await pipe.execute()
+        found: Found[dict[str, Any]] = []
+        for analysis_id, raw in zip(ids, raws, strict=True):
+            document: dict[str, Any] | None = json.loads(raw) if raw else None
+            if document is None or document["meta"].get("owner") != owner:
+                found.append(NotFound(f"analysis {analysis_id} does not exist"))
+            else:
+                found.append(document)
+        return found
 
     async def pdf(self, owner: str, pdf_id: str) -> PdfFile:
-        return await self._owned(self._keys.pdf(pdf_id), owner, PdfFile.from_hash, "PDF")
+        return _one(await self.pdfs_by_id(owner, [pdf_id]))
+
+    async def pdfs_by_id(self, owner: str, ids: Sequence[str]) -> Found[PdfFile]:
+        return await self._owned(self._keys.pdf, owner, ids, PdfFile.from_hash, "PDF")
 
     async def pdf_content(self, owner: str, pdf_id: str) -> tuple[PdfFile, bytes]:
         pdf = await self.pdf(owner, pdf_id)
@@ -166,11 +174,40 @@ class CvStore:
             raise NotFound(f"PDF {pdf_id} does not exist")
         return pdf, as_bytes(content)
 
-    async def _ids(self, key: str) -> list[str]:
-        return [as_text(i) for i in await self._redis.lrange(key, 0, -1)]
+    async def id_lists(self, keys: Sequence[str]) -> list[list[str]]:
+        """The ids in each of these lists (a questionnaire's responses or analyses, a response's
+        PDFs), newest first."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.lrange(key, 0, -1)
+            found = await pipe.execute()
+        return [[as_text(i) for i in ids] for ids in found]
 
-    async def _owned(self, key: str, owner: str, parse: Callable[[dict[Any, Any]], T], what: str) -> T:
-        raw = await self._redis.hgetall(key)
-        if not raw or as_text(raw.get(b"owner", raw.get("owner", b""))) != owner:
-            raise NotFound(f"{what} {key.rsplit(':', 1)[-1]} does not exist")
-        return parse(raw)
+    async def _ids(self, key: str) -> list[str]:
+        return (await self.id_lists([key]))[0]
+
+    async def _owned(
+        self,
+        key_of: Callable[[str], str],
+        owner: str,
+        ids: Sequence[str],
+        parse: Callable[[dict[Any, Any]], T],
+        what: str,
+    ) -> Found[T]:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for object_id in ids:
+                pipe.hgetall(key_of(object_id))
+            raws = await pipe.execute()
+        return [
+            parse(raw)
+            if raw and as_text(raw.get(b"owner", raw.get("owner", b""))) == owner
+            else NotFound(f"{what} {object_id} does not exist")
+            for object_id, raw in zip(ids, raws, strict=True)
+        ]
+
+
+def _one(found: Found[T]) -> T:
+    (first,) = found
+    if isinstance(first, NotFound):
+        raise first
+    return first

@@ -6,7 +6,6 @@ Workers write through `jobs/run.py`; both go through the one script in `jobs/eve
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -115,25 +114,32 @@ class JobStore:
         reply = await _patiently(lambda: self._read_script(keys=keys, args=[after]), self._read_patience)
         if not reply:
             raise NotFound(f"job {job_id} does not exist")
-        flat, events = reply
-        record = JobRecord.from_hash(dict(zip(flat[::2], flat[1::2], strict=True)))
-        return Replay(record, [JobEvent.from_json(raw) for raw in events])
+        return _replay_of(reply)
 
     async def latest_of(self, owner: str, known: Iterable[str]) -> list[JobEvent]:
         """The latest event of each of the owner's unfinished jobs and of the `known` ones,
         oldest job first."""
         known = set(known)
         unfinished = {as_text(i) for i in await self._redis.smembers(self._keys.user_active_jobs(owner))}
-        replays = []
-        for job_id in sorted(unfinished | known):
-            with contextlib.suppress(NotFound):  # deleted meanwhile
-                replays.append(await self.replay(job_id, None))
         found = [
             r
-            for r in replays
+            for r in await self._latest_replays(sorted(unfinished | known))
             if r.record.owner == owner and r.events and (r.record.id in known or not r.record.state.terminal)
         ]
         return [r.events[-1] for r in sorted(found, key=lambda r: r.record.created_at)]
+
+    async def _latest_replays(self, job_ids: list[str]) -> list[Replay]:
+        """Each job's record with its latest event, in one round trip; a job deleted meanwhile is
+        left out."""
+
+        async def read() -> list[Any]:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for job_id in job_ids:
+                    pipe.eval(READ_LUA, 2, self._keys.job(job_id), self._keys.job_log(job_id), -1)
+                return list(await pipe.execute())
+
+        replies = await _patiently(read, self._read_patience) if job_ids else []
+        return [_replay_of(reply) for reply in replies if reply]
 
     async def cancel(self, job_id: str) -> JobEvent:
         return await self.emit(
@@ -156,6 +162,12 @@ class JobStore:
     async def emit(self, job_id: str, change: Change) -> JobEvent:
         keys, args = prepare_emit(self._keys, job_id, change, self._log_max)
         return parse_emit_result(job_id, await self._emit_script(keys=keys, args=args))
+
+
+def _replay_of(reply: list[Any]) -> Replay:
+    flat, events = reply
+    record = JobRecord.from_hash(dict(zip(flat[::2], flat[1::2], strict=True)))
+    return Replay(record, [JobEvent.from_json(raw) for raw in events])
 
 
 async def _patiently(read: Callable[[], Awaitable[T]], patience: float) -> T:
