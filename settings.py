@@ -115,6 +115,13 @@ class Settings(BaseSettings):
     # Celery's backstop: a pool process above this resident size is replaced after its task.
     worker_max_memory_per_child_mb: int = Field(default=1024, gt=0)
 
+    # --- Phone numbers in the redactor (jobs/privacy.py) ----------------------------------------
+    # Countries (ISO 3166 codes) whose national numbers, written without a country code, are
+    # hidden from the model; the first one's international prefix (00 for GB) is read as a "+".
+    # Numbers written with "+country code" are hidden whatever their country. Each region is one
+    # more pass of the matcher over the CV (bench/redactor.py).
+    phone_regions: str = Field(default="GB,US,DE,FR,IN", pattern=r"^[A-Za-z]{2}(\s*,\s*[A-Za-z]{2})*$")
+
     # --- Redis restarts (C11) -------------------------------------------------------------------
     # A worker's Redis calls retry a lost connection (with backoff) this long before the run gives
     # up; a job whose run gave up is taken over once its lease lapses.
