@@ -110,6 +110,10 @@ class AIResponse:
         "ended without saying it was complete, or it exceeded the stored size (the job's final "
         "message says which)."
     )
+    advice: list[str] = strawberry.field(
+        description="Advice for the candidate (gaps to fill, terms to add where true), kept apart from "
+        "the rewrite: never in `text`, never in its PDF."
+    )
     job_id: strawberry.ID
     questionnaire_id: strawberry.Private[str | None] = None
 
@@ -144,6 +148,7 @@ class AIResponse:
             else None,
             unverified_claims=[Claim(kind=c.kind, text=c.text) for c in response.unverified_claims],
             truncated=response.truncated,
+            advice=response.advice,
             job_id=strawberry.ID(response.job_id),
             questionnaire_id=response.questionnaire_id,
         )

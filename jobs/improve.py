@@ -14,7 +14,7 @@ from jobs.claims import unverified_claims
 from jobs.context import WorkerContext
 from jobs.engines import Engine, ImproveRequest
 from jobs.engines.answers import require_words, unfinished_because
-from jobs.engines.base import Finish
+from jobs.engines.base import Advice, Finish
 from jobs.engines.coalesce import coalesce
 from jobs.names import Stage
 from jobs.outcome import Outcome, Writes
@@ -50,6 +50,7 @@ def improve_cv(run: JobRun, ctx: WorkerContext, job: JobRecord) -> Outcome:
         usage=usage,
         unverified_claims=unverified_claims(request.cv_text, text[:limit]),
         truncated=truncated,
+        advice=answer.advice,
     )
     save_response(writes, ctx.keys, response)
     result = {
@@ -63,7 +64,8 @@ def improve_cv(run: JobRun, ctx: WorkerContext, job: JobRecord) -> Outcome:
 
 @dataclass(frozen=True, slots=True)
 class Answer:
-    text: str
+    text: str  # the CV only
+    advice: list[str]
     usage: Usage | None
     finish_reason: str | None  # None: the engine never said how the answer ended
 
@@ -71,9 +73,9 @@ class Answer:
 def rewrite(
     run: JobRun, request: ImproveRequest, engine: Engine, flush_chars: int, flush_ms: int
 ) -> Answer:
-    """Stream the engine's rewrite as output events; the model sees placeholders for contact
-    details (jobs/privacy.py), the user sees them restored. An answer without words raises
-    `EmptyAnswer` (jobs/engines/answers.py)."""
+    """Stream the engine's rewrite as output events, its advice kept apart; the model sees
+    placeholders for contact details (jobs/privacy.py), the user sees them restored. An answer
+    without words raises `EmptyAnswer` (jobs/engines/answers.py)."""
     redactor = Redactor()
     hidden = replace(
         request,
@@ -86,6 +88,7 @@ def rewrite(
     size = 0
     usage: list[Usage] = []
     finish: list[Finish] = []
+    advice: list[str] = []
     stream = engine.stream(hidden)
 
     def text_only() -> Any:
@@ -94,6 +97,8 @@ def rewrite(
                 usage.append(piece)
             elif isinstance(piece, Finish):
                 finish.append(piece)
+            elif isinstance(piece, Advice):
+                advice.append(redactor.restore(piece.text))
             else:
                 yield piece
 
@@ -110,7 +115,7 @@ def rewrite(
             close()
     text = "".join(produced)
     require_words(text, redactor.originals.values())
-    return Answer(text, usage[-1] if usage else None, finish[-1].reason if finish else None)
+    return Answer(text, advice, usage[-1] if usage else None, finish[-1].reason if finish else None)
 
 
 def _size_cut(size: int, limit: int) -> str | None:

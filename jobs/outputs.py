@@ -39,6 +39,9 @@ class AIResponse:
     usage: Usage | None = None
     unverified_claims: list[Claim] = field(default_factory=list)
     truncated: bool = False
+    # For the candidate, never in `text` (nor the PDF). A response stored before advice was kept
+    # apart has no such field in its hash and reads as having none.
+    advice: list[str] = field(default_factory=list)
 
     def to_hash(self) -> dict[str, str]:
         return to_hash(self)

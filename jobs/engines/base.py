@@ -1,5 +1,5 @@
-"""What an engine is: something that turns an improvement request into a stream of text, ended
-by how the model finished it."""
+"""What an engine is: something that turns an improvement request into a stream of CV text and
+advice for the candidate, ended by how the model finished it."""
 
 from __future__ import annotations
 
@@ -9,13 +9,18 @@ from typing import Protocol
 
 from jobs.outputs import Usage
 
+# Where a model's answer turns from the CV to advice for the candidate (jobs/engines/advice.py).
+ADVICE_MARKER = "@@ADVICE@@"
 SYSTEM_ROLE = (
     "You are a professional CV optimisation assistant. Improve and rewrite the candidate's CV to "
     "maximise their chances of being hired for the target position, while keeping every detail "
     "accurate: never invent employers, titles, dates, numbers, degrees or skills that the CV does "
     "not contain. Contact details have been replaced by placeholders such as [EMAIL_1] or "
     "[PHONE_1]; keep each placeholder exactly as written. Answer with the complete rewritten CV in "
-    "Markdown and nothing else."
+    "Markdown, exactly as the candidate will send it. Advice for the candidate that must not be "
+    "sent (gaps to fill, claims to check, terms the job asks for that the CV lacks) never goes "
+    f"into the CV: write it after the CV, below a line holding only {ADVICE_MARKER}, one piece "
+    "of advice per line starting with '- '. Without advice, leave that line out."
 )
 DEFAULT_PROMPT = "Improve my CV for this position."
 
@@ -65,11 +70,20 @@ class Finish:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class Advice:
+    """One piece of advice for the candidate: stored beside the rewrite, never in its text (nor,
+    then, in the PDF they send)."""
+
+    text: str
+
+
 class Engine(Protocol):
     @property
     def model(self) -> str: ...
 
-    def stream(self, request: ImproveRequest) -> Iterator[str | Usage | Finish]:
-        """Yield the rewritten CV in pieces, then how the model finished it and the token usage,
-        when the model reports them; raise `TransientAIError` or `PermanentAIError`."""
+    def stream(self, request: ImproveRequest) -> Iterator[str | Advice | Usage | Finish]:
+        """Yield the rewritten CV in pieces (`str`: CV text only), advice for the candidate, how
+        the model finished and the token usage, when the model reports them; raise
+        `TransientAIError` or `PermanentAIError`."""
         ...

@@ -4,8 +4,9 @@ What it does: recognises common section headings and emits them as Markdown `##`
 conventional order; turns any bullet style into `- ` bullets; tightens wording (weak openers such
 as "responsible for" become action verbs, filler words go); writes or prefixes a summary aimed at
 the target position using only terms that already appear in the CV; moves skills that the job
-description asks for to the front of the skills list; and lists the job description's key terms
-the CV lacks as suggestions. What it does not do: invent facts, follow free-form instructions,
+description asks for to the front of the skills list. Apart from the CV, as advice for the
+candidate (stored with the response, never in its text or PDF), it lists the job description's
+key terms the CV lacks. What it does not do: invent facts, follow free-form instructions,
 or rephrase sentences beyond those rules.
 """
 
@@ -15,7 +16,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from jobs.engines.base import Finish, ImproveRequest
+from jobs.engines.base import Advice, Finish, ImproveRequest
 from jobs.engines.keywords import contains_word, find_word, top_keywords
 from jobs.outputs import Usage
 
@@ -69,17 +70,42 @@ class Section:
 class OfflineEngine:
     model = "offline-rewriter-1"
 
-    def stream(self, request: ImproveRequest) -> Iterator[str | Usage | Finish]:
+    def stream(self, request: ImproveRequest) -> Iterator[str | Advice | Usage | Finish]:
         yield from rewrite(request).splitlines(keepends=True)
+        yield from (Advice(text) for text in advice(request))
         yield Finish("stop")
 
 
+@dataclass(frozen=True, slots=True)
+class Terms:
+    """The job's key terms: those the CV shows (in its own spelling) and those it lacks."""
+
+    present: list[str]
+    missing: list[str]
+
+    @classmethod
+    def of(cls, request: ImproveRequest) -> Terms:
+        keywords = top_keywords(f"{request.position}\n{request.job_description or ''}")
+        spelled = {k: find_word(request.cv_text, k) for k in keywords}
+        missing = [k for k, word in spelled.items() if not word]
+        return cls([word for word in spelled.values() if word], missing)
+
+
+def advice(request: ImproveRequest) -> list[str]:
+    """What the candidate may add, for them to judge: never part of the CV they send."""
+    missing = Terms.of(request).missing
+    if not missing:
+        return []
+    return [
+        "Terms from the job description that the CV does not show yet; add them only where they "
+        "are true: " + ", ".join(missing) + "."
+    ]
+
+
 def rewrite(request: ImproveRequest) -> str:
+    """The CV as the candidate may send it."""
     header, sections = parse_sections(request.cv_text)
-    keywords = top_keywords(f"{request.position}\n{request.job_description or ''}")
-    spelled = {k: find_word(request.cv_text, k) for k in keywords}
-    present = [word for word in spelled.values() if word]
-    missing = [k for k, word in spelled.items() if not word]
+    present = Terms.of(request).present
     out: list[str] = render_header(header)
     by_title = {s.title: s for s in sections}
     summary = by_title.pop("Summary", None)
@@ -88,14 +114,6 @@ def rewrite(request: ImproveRequest) -> str:
     for section in ordered + list(by_title.values()):
         body = reorder_skills(section.lines, present) if section.title == "Skills" else section.lines
         out += [f"## {section.title}", "", *render_lines(body), ""]
-    if missing:
-        out += [
-            "## Suggestions (remove before sending)",
-            "",
-            "Terms from the job description that the CV does not show yet; add them only "
-            "where they are true: " + ", ".join(missing) + ".",
-            "",
-        ]
     return "\n".join(out).rstrip() + "\n"
 
 

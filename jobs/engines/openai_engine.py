@@ -1,5 +1,6 @@
 """The OpenAI engine: chat completions streamed through the official client, against OpenAI or
-any OpenAI-compatible server (`OPENAI_BASE_URL`: vLLM, Ollama, llama.cpp, ...).
+any OpenAI-compatible server (`OPENAI_BASE_URL`: vLLM, Ollama, llama.cpp, ...). The model writes
+its advice for the candidate after the CV, below a marker line; it is split off as `Advice`.
 
 The client's own retries are off: the task retries instead, so that every retry is visible to
 the user as a RETRYING event and frees the worker while it waits.
@@ -7,12 +8,13 @@ the user as a RETRYING event and frees the worker while it waits.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import Any
 
 import openai
 
-from jobs.engines.base import SYSTEM_ROLE, Finish, ImproveRequest
+from jobs.engines.advice import split_advice
+from jobs.engines.base import SYSTEM_ROLE, Advice, Finish, ImproveRequest
 from jobs.errors import AIError, PermanentAIError, TransientAIError
 from jobs.outputs import Usage
 from settings import Settings
@@ -35,7 +37,15 @@ class OpenAIEngine:
     def model(self) -> str:
         return self._model
 
-    def stream(self, request: ImproveRequest) -> Iterator[str | Usage | Finish]:
+    def stream(self, request: ImproveRequest) -> Iterator[str | Advice | Usage | Finish]:
+        """The answer, its advice split off the CV text (jobs/engines/advice.py)."""
+        answer = self._answer(request)
+        try:
+            yield from split_advice(answer)
+        finally:
+            answer.close()  # closes the HTTP stream: a cancelled job stops costing at once
+
+    def _answer(self, request: ImproveRequest) -> Generator[str | Usage | Finish, None, None]:
         try:
             stream = self._client.chat.completions.create(
                 model=self._model,

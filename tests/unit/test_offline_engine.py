@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from jobs.engines.base import ImproveRequest
+from jobs.engines.base import Advice, Finish, ImproveRequest
 from jobs.engines.coalesce import coalesce
 from jobs.engines.keywords import contains_word, top_keywords
-from jobs.engines.offline import rewrite
+from jobs.engines.offline import OfflineEngine, rewrite
+from jobs.engines.offline import advice as advice_for
 from tests.samples import CV, JOB_DESCRIPTION
 
 
@@ -18,7 +19,6 @@ def test_rewrite_normalises_sections_bullets_and_wording():
         "## Experience",
         "## Skills",
         "## Education",
-        "## Suggestions (remove before sending)",
     ]
     assert "- Owned the billing service in Python and PostgreSQL, handling 2M invoices a month" in text
     assert "- Delivered the migration to Kubernetes to cut hosting costs by 30%" in text
@@ -32,8 +32,18 @@ def test_rewrite_aims_at_the_position_without_inventing():
     # Skills the job asks for come first, in the CV's own spelling; nothing is added to them.
     assert "Python, Docker, Kubernetes, PostgreSQL" not in text
     assert "\nPython, Kubernetes, PostgreSQL, Java, Docker, Redis, c++\n" in text
-    suggestions = text.split("## Suggestions (remove before sending)")[1]
-    assert "aws" in suggestions and "node.js" in suggestions and "python" not in suggestions
+
+
+def test_terms_the_cv_lacks_are_advice_for_the_candidate_and_stay_out_of_the_cv():
+    request = ImproveRequest(CV, "Senior Python Engineer", JOB_DESCRIPTION)
+    (advice,) = advice_for(request)
+    assert "aws" in advice and "node.js" in advice and "python" not in advice
+    text = rewrite(request)
+    assert "aws" not in text.lower() and "Suggestions" not in text and "add them only" not in text
+    pieces = list(OfflineEngine().stream(request))
+    assert "".join(p for p in pieces if isinstance(p, str)) == text
+    assert [p for p in pieces if isinstance(p, Advice)] == [Advice(advice)]
+    assert pieces[-1] == Finish("stop")
 
 
 def test_rewrite_is_deterministic():
