@@ -11,10 +11,11 @@ batches (C7): another user's object in a list fails that field with NOT_FOUND.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,7 +41,7 @@ from jobs.questionnaires import (
 )
 from tests.conftest import api_alone
 from tests.samples import CV
-from tests.support.gql import GraphQLErrors, execute
+from tests.support.gql import GraphQLErrors, acknowledged_socket, execute, subscribe_message
 
 PREFIX = "t-roundtrips"
 RESPONSES_EACH = 2
@@ -198,12 +199,15 @@ def counter(redis_server: RedisServer) -> Iterator[RoundTripCounter]:
     yield RoundTripCounter(redis_server.port)
 
 
-async def _cost(url: str, counter: RoundTripCounter, count: int) -> list[list[str]]:
+Run = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
+
+
+async def _cost(run: Run, counter: RoundTripCounter, count: int) -> list[list[str]]:
     """The round trips of reading a page of `count` questionnaires in full, the connections
     it needs opened beforehand by the same query."""
-    await execute(url, PAGE, {"n": count})
+    await run({"n": count})
     counter.take()
-    page = await execute(url, PAGE, {"n": count})
+    page = await run({"n": count})
     trips = counter.take()
     edges = page["questionnaires"]["edges"]
     assert len(edges) == count
@@ -216,21 +220,50 @@ async def _cost(url: str, counter: RoundTripCounter, count: int) -> list[list[st
     return trips
 
 
+@asynccontextmanager
+async def over_websocket(ws_url: str) -> AsyncIterator[Run]:
+    """Operations one after the other on one socket (its own round trips, the connection cap's,
+    made before the first)."""
+    async with acknowledged_socket(ws_url) as ws:
+        operations = itertools.count()
+
+        async def run(variables: dict[str, Any]) -> dict[str, Any]:
+            op_id = f"page-{next(operations)}"
+            await ws.send(subscribe_message(op_id, PAGE, variables))
+            data: dict[str, Any] | None = None
+            while (message := json.loads(await ws.recv()))["type"] != "complete":
+                assert message["type"] == "next" and not message["payload"].get("errors"), message
+                data = message["payload"]["data"]
+            assert data is not None
+            return data
+
+        yield run
+
+
 async def test_a_page_costs_the_same_round_trips_for_3_questionnaires_as_for_30(
     redis_server: RedisServer, workdir: Path, redis: Redis, own_caller: str, counter: RoundTripCounter
 ) -> None:
     seeder = Seeder(redis, own_caller)
     await seeder.questionnaires(30)
     async with counter.running() as proxied, api_alone(PREFIX, proxied, workdir) as api:
-        few = await _cost(api.http_url, counter, 3)
-        many = await _cost(api.http_url, counter, 30)
+
+        async def over_http(variables: dict[str, Any]) -> dict[str, Any]:
+            return await execute(api.http_url, PAGE, variables)
+
+        costs = {("HTTP", n): await _cost(over_http, counter, n) for n in (3, 30)}
+        async with over_websocket(api.ws_url) as on_a_socket:
+            costs |= {("WebSocket", n): await _cost(on_a_socket, counter, n) for n in (3, 30)}
     objects = 30 * (1 + 1 + RESPONSES_EACH * 3 + 1)
-    print(f"\nround trips for a page of 3 questionnaires: {len(few)}; of 30 ({objects} objects): {len(many)}")
-    for trip in many:
+    print()
+    for (transport, n), trips in costs.items():
+        print(f"{transport}: a page of {n} questionnaires in full costs {len(trips)} round trips")
+    print(f"the page of 30 ({objects} objects), round trip by round trip:")
+    for trip in costs["HTTP", 30]:
         print(f"  {len(trip):3d} commands: {' '.join(sorted(set(trip)))}")
-    assert len(few) == len(many)
+    assert len(costs["HTTP", 3]) == len(costs["HTTP", 30])
+    assert len(costs["WebSocket", 3]) == len(costs["WebSocket", 30])
     # The 30 questionnaires' objects come in batches: HGETALL of many keys per round trip.
-    assert max(len(trip) for trip in many) >= 30 * RESPONSES_EACH
+    assert max(len(trip) for trip in costs["HTTP", 30]) >= 30 * RESPONSES_EACH
 
 
 async def test_another_users_object_in_a_batched_list_is_not_found(
