@@ -120,7 +120,17 @@ class Settings(BaseSettings):
     # hidden from the model; the first one's international prefix (00 for GB) is read as a "+".
     # Numbers written with "+country code" are hidden whatever their country. Each region is one
     # more pass of the matcher over the CV (bench/redactor.py).
-    phone_regions: str = Field(default="GB,US,DE,FR,IN", pattern=r"^[A-Za-z]{2}(\s*,\s*[A-Za-z]{2})*$")
+    phone_regions: str = Field(default="GB,US,DE,FR,IN", pattern=r"^[A-Z]{2}(,[A-Z]{2})*$")
+
+    @model_validator(mode="after")
+    def _phone_regions_are_known(self) -> Settings:
+        # A code libphonenumber does not know would find no national number at all, silently.
+        from phonenumbers import SUPPORTED_REGIONS
+
+        unknown = sorted(set(self.phone_regions.split(",")) - SUPPORTED_REGIONS)
+        if unknown:
+            raise ValueError(f"PHONE_REGIONS holds region codes libphonenumber does not know: {unknown}")
+        return self
 
     # --- Redis restarts (C11) -------------------------------------------------------------------
     # A worker's Redis calls retry a lost connection (with backoff) this long before the run gives
