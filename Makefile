@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast test-long bench bench-documents lint schema install clean token browser js-clients vendor
+.PHONY: bench-redactor run test test-fast test-long bench bench-documents lint schema install clean token browser js-clients vendor
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -60,7 +60,12 @@ token: $(STAMP)
 	@$(BIN)/python -m devstack.token --user $(USER_ID) --plan $(or $(PLAN),Free)
 
 bench: $(STAMP)
+	$(BIN)/python bench/compiled_vs_execute.py
 	$(BIN)/python bench/pipeline.py $(BENCH_ARGS)
+
+# What the redactor costs a worker on the longest CV of hostile digits and separators.
+bench-redactor: $(STAMP)
+	$(BIN)/python bench/redactor.py --repeat 3
 
 # What the worst GraphQL documents the bounds allow cost one API process (figures, no targets).
 bench-documents: $(STAMP)

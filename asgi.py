@@ -25,26 +25,26 @@ from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
-from graph.auth import TokenVerifier
-from graph.body_limits import BodyLimits
-from graph.compiled_subscription import SubscriptionCompiler
 from graph.context import Services
-from graph.demo import demo_routes
-from graph.draining import Draining
-from graph.graphiql import ASSETS_DIR, ASSETS_PATH
-from graph.header_limits import HeaderLimits
-from graph.http_errors import TypedHttpErrors
-from graph.listener import Listener
-from graph.pdfs import download_pdf
-from graph.quotas import QuotaService
+from graph.domain.cv_store import CvStore
+from graph.domain.job_store import JobStore
+from graph.domain.pdfs import download_pdf
+from graph.edges.auth import TokenVerifier
+from graph.edges.body_limits import BodyLimits
+from graph.edges.demo import demo_routes
+from graph.edges.graphiql import ASSETS_DIR, ASSETS_PATH
+from graph.edges.header_limits import HeaderLimits
+from graph.edges.http_errors import TypedHttpErrors
+from graph.edges.uploads import PREFLIGHT_HEADERS, UploadGuard
+from graph.edges.view import GraphQLView
+from graph.live.compiled_subscription import SubscriptionCompiler
+from graph.live.draining import Draining
+from graph.live.listener import Listener
+from graph.live.sockets import settle_releases
 from graph.schema import schema
-from graph.sockets import settle_releases
-from graph.uploads import PREFLIGHT_HEADERS, UploadGuard
-from graph.view import GraphQLView
-from jobs.app import celery
-from jobs.cv_store import CvStore
-from jobs.names import Keys
-from jobs.store import JobStore
+from jobs.celery import celery
+from jobs.core.names import Keys
+from jobs.core.quotas import QuotaService
 from settings import get_settings
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -67,7 +67,7 @@ async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         retry=Retry(NoBackoff(), 1),
     )
     redis = Redis(connection_pool=pool)
-    # The listener heals its own connection (graph/listener.py): no silent redis-py retries.
+    # The listener heals its own connection (graph/live/listener.py): no silent redis-py retries.
     listener_redis = Redis.from_url(
         settings.redis_url,
         retry=Retry(NoBackoff(), 0),
@@ -90,7 +90,6 @@ async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         cv=CvStore(redis, keys),
         listener=listener,
         celery=celery,
-        compiler=SubscriptionCompiler(schema),
         verifier=TokenVerifier(settings),
         quotas=QuotaService(redis, keys),
         draining=Draining(),
@@ -132,7 +131,7 @@ async def healthz(request: Request) -> JSONResponse:
 
 async def metrics(request: Request) -> PlainTextResponse:
     services: Services = request.state.services
-    listener, compiler = services.listener, services.compiler
+    listener, compiler = services.listener, request.app.state.compiler
     lines = [
         ("cvi_subscriptions", "gauge", listener.subscriber_count),
         ("cvi_subscribed_channels", "gauge", listener.channel_count),
@@ -154,7 +153,7 @@ async def metrics(request: Request) -> PlainTextResponse:
 
 
 # What GraphQL clients send: the token, JSON, and the preflight headers uploads must carry
-# (graph/uploads.py); Apollo Client names itself too.
+# (graph/edges/uploads.py); Apollo Client names itself too.
 CORS_HEADERS = [
     "Authorization",
     "Content-Type",
@@ -167,9 +166,10 @@ CORS_HEADERS = [
 
 def create_app() -> Starlette:
     settings = get_settings()
-    graphql = GraphQLView(settings.allowed_origin_list, settings.graphiql_enabled)
+    compiler = SubscriptionCompiler(schema)
+    graphql = GraphQLView(settings.allowed_origin_list, settings.graphiql_enabled, compiler)
     http_graphql = TypedHttpErrors(UploadGuard(graphql, settings.upload_max_bytes))
-    return Starlette(
+    app = Starlette(
         routes=[
             # Every method reaches the view: what it does not serve is a typed 405, not plain text.
             Route("/graphql", http_graphql),
@@ -178,7 +178,7 @@ def create_app() -> Starlette:
             Route("/healthz", healthz),
             Route("/metrics", metrics),
             Mount(ASSETS_PATH, StaticFiles(directory=ASSETS_DIR)),
-            # examples/web at /demo, as the environment allows (graph/demo.py).
+            # examples/web at /demo, as the environment allows (graph/edges/demo.py).
             *demo_routes(settings),
         ],
         middleware=[
@@ -206,6 +206,8 @@ def create_app() -> Starlette:
         ],
         lifespan=lifespan,
     )
+    app.state.compiler = compiler  # for /metrics
+    return app
 
 
 app = create_app()

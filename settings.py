@@ -95,7 +95,7 @@ class Settings(BaseSettings):
     # timeout): a trickle cannot hold a request open.
     http_body_min_rate: int = Field(default=500, gt=0)
     # All of a request's (or a WebSocket handshake's) headers together; Accept and Content-Type
-    # have 1 KiB each (graph/header_limits.py).
+    # have 1 KiB each (graph/edges/header_limits.py).
     http_max_header_bytes: int = Field(default=16 * 1024, gt=0)
     # A socket silent this long gets a ping; one that stays silent another interval is closed.
     ws_ping_interval_seconds: float = Field(default=30.0, gt=0)
@@ -115,7 +115,7 @@ class Settings(BaseSettings):
     # Celery's backstop: a pool process above this resident size is replaced after its task.
     worker_max_memory_per_child_mb: int = Field(default=1024, gt=0)
 
-    # --- Phone numbers in the redactor (jobs/privacy.py) ----------------------------------------
+    # --- Phone numbers in the redactor (jobs/cv/privacy.py) ----------------------------------------
     # Countries (ISO 3166 codes) whose national numbers, written without a country code, are
     # hidden from the model; the first one's international prefix (00 for GB) is read as a "+".
     # Numbers written with "+country code" are hidden whatever their country. Each region is one

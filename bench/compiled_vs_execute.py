@@ -2,7 +2,7 @@
 
 Both share one rendering of each event with every subscriber of the same document; they differ in
 how that rendering is made:
-- compiled: graph/compiled_subscription.py's plan renders the event's selection by hand
+- compiled: graph/live/compiled_subscription.py's plan renders the event's selection by hand
   (`JobUpdatesPlan.payload`);
 - execute: graphql-core's public `execute` runs the parsed document once per (document, event)
   with the event as the root value, against the schema Strawberry built, and its result is
@@ -36,12 +36,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from graphql import DocumentNode, ExecutionResult, execute, parse
 
-from graph.compiled_subscription import SubscriptionCompiler, next_message_head
+from graph.domain.types import event_from
+from graph.live.compiled_subscription import SubscriptionCompiler, next_message_head
 from graph.schema import schema
 from graph.strawberry_private import graphql_schema
-from graph.types import event_from
-from jobs import events
-from jobs.names import EventType, JobState
+from jobs.core import events
+from jobs.core.names import EventType, JobState
 
 # What a client that follows one job selects (tests/js clients and the README's example).
 QUERY = (

@@ -44,7 +44,7 @@ from redis.asyncio import Redis
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from devstack.redis_server import start_redis
-from jobs.app import create_celery
+from jobs.celery import create_celery
 from settings import Settings
 from tests.samples import CV
 from tests.support import auth

@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from jobs.privacy import Redactor, configured_phone_regions
+from jobs.cv.privacy import Redactor, configured_phone_regions
 from settings import get_settings
 from tests.samples import CV
 

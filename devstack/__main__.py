@@ -19,7 +19,7 @@ from pathlib import Path
 
 from devstack.redis_server import RedisServer, start_redis
 from devstack.token import dev_secret
-from graph.demo import demo_enabled
+from graph.edges.demo import demo_enabled
 from settings import Settings, get_settings
 
 PR_SET_PDEATHSIG = 1

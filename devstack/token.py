@@ -10,8 +10,8 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from graph.auth import mint
-from jobs.plans import Plan
+from graph.edges.auth import mint
+from jobs.core.quotas import Plan
 from settings import Settings, get_settings
 
 

@@ -3,25 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from celery import Celery
 from redis.asyncio import Redis
 
-from graph.auth import TokenVerifier, User
-from graph.draining import Draining
-from graph.listener import Listener
-from graph.loaders import Loaders, loaders_of
-from jobs.cv_store import CvStore
-from jobs.errors import Unauthenticated
-from jobs.names import Keys
-from jobs.store import JobStore
+from graph.domain.cv_store import CvStore
+from graph.domain.job_store import JobStore
+from graph.domain.loaders import Loaders, loaders_of
+from graph.edges.auth import TokenVerifier, User
+from graph.live.draining import Draining
+from graph.live.listener import Listener
+from jobs.core.errors import Unauthenticated
+from jobs.core.names import Keys
+from jobs.core.quotas import QuotaService
 from settings import Settings
-
-if TYPE_CHECKING:
-    # Only named here: these modules build on this one.
-    from graph.compiled_subscription import SubscriptionCompiler
-    from graph.quotas import QuotaService
 
 
 @dataclass(frozen=True)
@@ -35,7 +31,6 @@ class Services:
     cv: CvStore
     listener: Listener
     celery: Celery
-    compiler: SubscriptionCompiler
     verifier: TokenVerifier
     quotas: QuotaService
     draining: Draining
@@ -59,7 +54,7 @@ class Context:
 
     @property
     def loaders(self) -> Loaders:
-        """This operation's batched reads (graph/loaders.py)."""
+        """This operation's batched reads (graph/domain/loaders.py)."""
         return loaders_of(self.services.cv, self.services.keys)
 
     @property

@@ -12,7 +12,7 @@ from strawberry.exceptions import MissingQueryError
 from strawberry.extensions import MaskErrors
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 
-from jobs.errors import ServiceError, Unavailable
+from jobs.core.errors import ServiceError, Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +90,7 @@ def log_client_errors(errors: list[GraphQLError]) -> None:
 def stream_error(exc: Exception) -> GraphQLFormattedError:
     """An exception that ended a subscription, formatted as Strawberry reports one (a single
     GraphQL error without path) after the same masking as every other error; for code paths
-    that stream without Strawberry's executor (graph/compiled_subscription.py)."""
+    that stream without Strawberry's executor (graph/live/compiled_subscription.py)."""
     error = exc if isinstance(exc, GraphQLError) else GraphQLError(str(exc), original_error=exc)
     if _is_unexpected(error):
         error = ErrorMapping().anonymise_error(error)

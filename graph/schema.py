@@ -12,22 +12,22 @@ from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.graphql import OperationType
 
-from graph.analyses import AnalysisMutation, AnalysisQuery
+from graph.bounds.document_cost import CostLimits
+from graph.bounds.document_limits import REQUESTED_OPERATION, DocumentBounds, DocumentLimits
+from graph.bounds.introspection_cost import IntrospectionCost
+from graph.bounds.persisted_documents import PERSISTED_DOCUMENTS, REQUESTED_DOCUMENT_ID, Admitted
+from graph.bounds.read_budget import ReadBudgetLimiter
 from graph.context import Context
-from graph.document_cost import CostLimits
-from graph.document_limits import REQUESTED_OPERATION, DocumentBounds, DocumentLimits
+from graph.domain.analyses import AnalysisMutation, AnalysisQuery
+from graph.domain.mutations import Mutation as JobMutation
+from graph.domain.pdfs import PdfMutation
+from graph.domain.queries import Query as JobQuery
+from graph.domain.questionnaires import QuestionnaireMutation, QuestionnaireQuery
+from graph.domain.quotas import AccountQuery, ApiCallQuota
+from graph.domain.resumes import ResumeMutation
 from graph.errors import ErrorMapping, log_client_errors, typed_errors
-from graph.introspection_cost import IntrospectionCost
-from graph.mutations import Mutation as JobMutation
-from graph.pdfs import PdfMutation
-from graph.persisted_documents import PERSISTED_DOCUMENTS, REQUESTED_DOCUMENT_ID, Admitted
-from graph.queries import Query as JobQuery
-from graph.questionnaires import QuestionnaireMutation, QuestionnaireQuery
-from graph.quotas import AccountQuery, ApiCallQuota
-from graph.read_budget import ReadBudgetLimiter
-from graph.resumes import ResumeMutation
+from graph.live.subscriptions import Subscription
 from graph.strawberry_private import PreExecutionError, StreamResult
-from graph.subscriptions import Subscription
 from settings import get_settings
 
 Query = merge_types("Query", (JobQuery, QuestionnaireQuery, AnalysisQuery, AccountQuery))
@@ -76,9 +76,9 @@ class Schema(strawberry.Schema):
             return PreExecutionError(data=None, errors=[admitted])
         query = admitted.query
         # Subscriptions stream (`stream` below), over WebSocket or over HTTP when the request's
-        # Accept asks for multipart or SSE (graph/http_streams.py); never through here: run as a
+        # Accept asks for multipart or SSE (graph/live/http_streams.py); never through here: run as a
         # one-shot operation they would answer INTERNAL. Refused instead (400 BAD_REQUEST), with
-        # a message that says how to subscribe (graph/view.py, execute_single).
+        # a message that says how to subscribe (graph/edges/view.py, execute_single).
         allowed = [t for t in allowed_operation_types or OperationType if t is not OperationType.SUBSCRIPTION]
         result = await super().execute(
             query,
@@ -123,9 +123,9 @@ async def _admit(
 ) -> Admitted | GraphQLError:
     """What both ways in check first: a document over the byte limit is refused before Strawberry
     creates anything for it (or the request's text is hashed); then the document the request
-    runs is settled (graph/persisted_documents.py: its text, a persisted one by id, or a refusal
+    runs is settled (graph/bounds/persisted_documents.py: its text, a persisted one by id, or a refusal
     under PERSISTED_DOCUMENTS=only); and the operationName the request gave (or not) is noted
-    for the document's own checks (graph/document_limits.py)."""
+    for the document's own checks (graph/bounds/document_limits.py)."""
     refusal = BOUNDS.size_refusal(query)
     if refusal is not None:
         return refusal

@@ -1,8 +1,2 @@
-"""Workers: the Celery app, the tasks, the job store and the event publisher.
-
-`celery -A jobs worker` finds the app as `jobs.celery`.
-"""
-
-from jobs.app import celery
-
-__all__ = ["celery"]
+"""Workers and the contract they share with the API. `celery -A jobs worker` finds the Celery app in
+jobs/celery.py (Celery's own layout); importing this package loads nothing."""

@@ -5,6 +5,7 @@ against the fake server, the advice marker cut across chunks."""
 from __future__ import annotations
 
 import io
+from typing import Any
 
 import httpx
 import pytest
@@ -24,7 +25,7 @@ ADVICE = (
 )
 
 
-async def _improve(stack, cv_text: str, **extra) -> tuple[list[dict], dict]:
+async def _improve(stack, cv_text: str, **extra) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     job = await improve_cv(stack.http, cv_text, **extra)
     events = await stream_of(stack.ws, job["id"], after_seq=0)
     assert_contiguous(events, first=1)
@@ -32,7 +33,7 @@ async def _improve(stack, cv_text: str, **extra) -> tuple[list[dict], dict]:
     return events, await _response(stack, job["id"])
 
 
-async def _response(stack, job_id: str) -> dict:
+async def _response(stack, job_id: str) -> dict[str, Any]:
     return (await execute(stack.http, RESPONSE, {"id": job_id}))["job"]["response"]
 
 

@@ -1,4 +1,4 @@
-"""Compiled `jobUpdates` subscriptions (graph/compiled_subscription.py) answer exactly as
+"""Compiled `jobUpdates` subscriptions (graph/live/compiled_subscription.py) answer exactly as
 Strawberry's general execution does; documents they cannot reproduce are left to it."""
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
-from jobs.events import ErrorInfo
-from jobs.names import Keys
-from jobs.store import JobStore
+from graph.domain.job_store import JobStore
+from jobs.core.events import ErrorInfo
+from jobs.core.names import Keys
 from tests.conftest import stack_env
 from tests.samples import CV
 from tests.support.gql import improve_cv, metric, raw_operation, stream_of

@@ -22,7 +22,7 @@ from urllib.parse import urlencode
 import pytest
 from playwright.async_api import Browser
 
-from graph.demo import WEB_DIR
+from graph.edges.demo import WEB_DIR
 from tests.conftest import Stack, start_stack
 from tests.support.auth import Caller
 from tests.support.chromium import chromium, needs_chromium, watch_beyond_loopback

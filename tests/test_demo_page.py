@@ -17,7 +17,7 @@ from playwright.async_api import Browser, Page
 from pydantic import SecretStr
 from starlette.applications import Starlette
 
-from graph.demo import DEMO_USER, demo_routes
+from graph.edges.demo import DEMO_USER, demo_routes
 from settings import Settings
 from tests.conftest import api_alone
 from tests.samples import CV, JOB_DESCRIPTION

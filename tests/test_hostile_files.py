@@ -11,10 +11,10 @@ import httpx
 import pytest
 
 from devstack.redis_server import RedisServer
+from jobs.core.errors import WorkFailed
+from jobs.core.questionnaires import ResumeFormat
 from jobs.documents.extract import extract
 from jobs.documents.sandbox import extract_isolated
-from jobs.errors import WorkFailed
-from jobs.questionnaires import ResumeFormat
 from tests.conftest import Stack, stack_env
 from tests.samples import CV
 from tests.support import documents

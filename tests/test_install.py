@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from graph.graphiql import ASSETS, ASSETS_PATH
+from graph.edges.graphiql import ASSETS, ASSETS_PATH
 from graph.vendored import sri
 from tests.conftest import Stack, stack_env
 from tests.samples import CV

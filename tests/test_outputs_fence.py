@@ -16,11 +16,11 @@ import httpx
 import pytest
 from redis import Redis as SyncRedis
 
-from jobs.errors import JobClosed, Superseded
-from jobs.names import JobKind, JobState, Keys, Stage
-from jobs.outcome import Outcome, Writes
-from jobs.run import JobRun
-from jobs.store import JobStore
+from graph.domain.job_store import JobStore
+from jobs.core.errors import JobClosed, Superseded
+from jobs.core.names import JobKind, JobState, Keys, Stage
+from jobs.core.outcome import Outcome, Writes
+from jobs.work.run import JobRun
 from tests.conftest import api_alone
 from tests.samples import CV
 from tests.support.auth import Caller, authorization

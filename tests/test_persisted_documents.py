@@ -1,4 +1,4 @@
-"""Persisted documents (graph/persisted_documents.py): Apollo's automatic persisted queries, stored
+"""Persisted documents (graph/bounds/persisted_documents.py): Apollo's automatic persisted queries, stored
 in Redis within a budget, and PERSISTED_DOCUMENTS=only, which runs the documents of a manifest
 and nothing else, over every transport."""
 
@@ -19,9 +19,9 @@ import pytest
 import websockets
 
 from devstack.redis_server import free_port
-from graph.apq_store import OVERHEAD_BYTES, TOTAL_FIELD
-from graph.persisted_documents import PersistedDocuments
-from graph.persisted_manifest import Manifest, ManifestError, load_manifest
+from graph.bounds.apq_store import OVERHEAD_BYTES, TOTAL_FIELD
+from graph.bounds.persisted_documents import PersistedDocuments
+from graph.bounds.persisted_manifest import Manifest, ManifestError, load_manifest
 from tests.conftest import api_alone, stack_env
 from tests.support.auth import authorization
 from tests.support.gql import JOB_UPDATES, connection_init, upload

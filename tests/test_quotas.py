@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import websockets
 
-from jobs.plans import Plan, Scope, upgrade_hint
+from jobs.core.quotas import Plan, Scope, upgrade_hint
 from tests.conftest import stack_env
 from tests.samples import CV
 from tests.support.auth import Caller

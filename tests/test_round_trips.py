@@ -2,7 +2,7 @@
 
 A page of questionnaires with each one's CV, responses (each with its PDFs and its questionnaire)
 and analyses costs the API the same number of round trips for 3 questionnaires as for 30: sibling
-fields are batched by the operation's loaders into pipelines (graph/loaders.py). The round trips
+fields are batched by the operation's loaders into pipelines (graph/domain/loaders.py). The round trips
 are counted for real, by a TCP proxy between the API and Redis: one round trip is what a
 connection sends after its previous answer, up to the next answer. Ownership holds through the
 batches (C7): another user's object in a list fails that field with NOT_FOUND.
@@ -26,9 +26,9 @@ from redis.asyncio import Redis
 
 from devstack.redis_server import RedisServer
 from jobs.analysis import AnalysisInput, analyze
-from jobs.names import Keys
-from jobs.outputs import AIResponse, PdfFile, save_pdf, save_response
-from jobs.questionnaires import (
+from jobs.core.names import Keys
+from jobs.core.outputs import AIResponse, PdfFile, save_pdf, save_response
+from jobs.core.questionnaires import (
     ApplicationTimeline,
     CompanySize,
     ExperienceLevel,

@@ -21,9 +21,9 @@ from jobs.analysis.report import (
     WeakBullet,
     WeightedTerm,
 )
-from jobs.engines.keywords import find_word, tokens, top_keywords, word_count
+from jobs.cv.keywords import find_word, tokens, top_keywords, word_count
+from jobs.cv.privacy import Redactor
 from jobs.engines.offline import BULLET, WEAK_OPENERS, Section, parse_sections
-from jobs.privacy import Redactor
 
 SCORED_SECTIONS = ("Summary", "Experience", "Skills", "Education", "Projects")
 CORE_SECTIONS = ("Experience", "Education", "Skills")

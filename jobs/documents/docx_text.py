@@ -20,8 +20,8 @@ from xml.etree.ElementTree import Element, ParseError
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import iterparse
 
+from jobs.core.errors import WorkFailed
 from jobs.documents.text_budget import TextBudget
-from jobs.errors import WorkFailed
 
 DOCUMENT_MAX_BYTES = 20 * 1024 * 1024  # word/document.xml, inflated
 PROPERTIES_MAX_BYTES = 64 * 1024  # docProps/app.xml, inflated

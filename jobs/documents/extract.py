@@ -13,13 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from jobs.core.errors import WorkFailed
+from jobs.core.questionnaires import ResumeFormat
+from jobs.cv.keywords import word_count
 from jobs.documents.docx_text import docx_text
 from jobs.documents.pdf_text import Progress, pdf_text
 from jobs.documents.sniff import decode_text
 from jobs.documents.text_budget import TextBudget
-from jobs.engines.keywords import word_count
-from jobs.errors import WorkFailed
-from jobs.questionnaires import ResumeFormat
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,8 @@ from typing import Any
 from pypdf import PageObject, PdfReader, overwrite_configuration
 from pypdf.errors import FileNotDecryptedError, LimitReachedError
 
+from jobs.core.errors import WorkFailed
 from jobs.documents.text_budget import TextBudget
-from jobs.errors import WorkFailed
 
 # Pages read before a PDF with no text at all is declared a scan.
 SCAN_PROBE_PAGES = 3

@@ -26,10 +26,10 @@ import tempfile
 import time
 from typing import IO, Any
 
+from jobs.core.errors import WorkFailed
+from jobs.core.questionnaires import ResumeFormat
 from jobs.documents.extract import Extracted
 from jobs.documents.pdf_text import Progress, too_complex
-from jobs.errors import WorkFailed
-from jobs.questionnaires import ResumeFormat
 
 log = logging.getLogger(__name__)
 

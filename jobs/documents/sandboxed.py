@@ -20,10 +20,10 @@ import traceback
 from dataclasses import asdict
 from typing import Any
 
+from jobs.core.errors import WorkFailed
+from jobs.core.questionnaires import ResumeFormat
 from jobs.documents.extract import extract
 from jobs.documents.pdf_text import limit_pypdf, too_complex
-from jobs.errors import WorkFailed
-from jobs.questionnaires import ResumeFormat
 
 # What an exception nobody foresaw means, by format: the file is one its reader cannot follow.
 UNREADABLE = {

@@ -7,8 +7,8 @@ import io
 import re
 import zipfile
 
-from jobs.errors import InvalidInput
-from jobs.questionnaires import ResumeFormat
+from jobs.core.errors import InvalidInput
+from jobs.core.questionnaires import ResumeFormat
 
 _CONTROLS = re.compile("[\x00-\x08\x0b\x0e-\x1f]")
 _MARKUP = (b"<!doctype html", b"<html", b"<?xml", b"<svg", b"<script", b"<body", b"<head")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from jobs.errors import WorkFailed
+from jobs.core.errors import WorkFailed
 
 # Bullets as PDF text extraction delivers them: Word's Symbol-font bullets land in the private use
 # area, and a glyph missing from a font's encoding comes out as DEL.

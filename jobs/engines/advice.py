@@ -14,8 +14,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 
+from jobs.core.outputs import Usage
 from jobs.engines.base import ADVICE_MARKER, Advice, Finish
-from jobs.outputs import Usage
 
 _DECORATION = " \t#*_>-=`~"
 _HELD_AT_MOST = 80  # characters of one line: longer, it is CV text whatever follows

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from jobs.errors import EmptyAnswer
+from jobs.core.errors import EmptyAnswer
 
 FINISHED = "stop"
 

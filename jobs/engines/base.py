@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import Protocol
 
-from jobs.outputs import Usage
+from jobs.core.outputs import Usage
 
 # Where a model's answer turns from the CV to advice for the candidate (jobs/engines/advice.py).
 ADVICE_MARKER = "@@ADVICE@@"

@@ -16,9 +16,9 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from jobs.core.outputs import Usage
+from jobs.cv.keywords import contains_word, find_word, top_keywords
 from jobs.engines.base import Advice, Finish, ImproveRequest
-from jobs.engines.keywords import contains_word, find_word, top_keywords
-from jobs.outputs import Usage
 
 SECTION_ALIASES = {
     "Summary": ("summary", "profile", "professional summary", "about", "about me", "objective"),

@@ -13,10 +13,10 @@ from typing import Any
 
 import openai
 
+from jobs.core.errors import AIError, PermanentAIError, TransientAIError
+from jobs.core.outputs import Usage
 from jobs.engines.advice import split_advice
 from jobs.engines.base import SYSTEM_ROLE, Advice, Finish, ImproveRequest
-from jobs.errors import AIError, PermanentAIError, TransientAIError
-from jobs.outputs import Usage
 from settings import Settings
 
 

@@ -73,7 +73,7 @@ def _operations(count: int) -> str:
 
 def aliased_introspection(aliases: int) -> str:
     """Every type's fields, with their types' fields three ofTypes deep, `aliases` times: what
-    held an API process for 0.6 s at 30 aliases (graph/introspection_cost.py)."""
+    held an API process for 0.6 s at 30 aliases (graph/bounds/introspection_cost.py)."""
     inner = "name type { name }"
     chain = f"fields {{ {inner} }} ofType {{ fields {{ {inner} }} ofType {{ fields {{ {inner} }} }} }}"
     one = f"__schema {{ types {{ fields {{ type {{ {chain} }} }} }} }}"

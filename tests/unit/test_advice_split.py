@@ -6,9 +6,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from jobs.core.outputs import Usage
 from jobs.engines.advice import split_advice
 from jobs.engines.base import ADVICE_MARKER, Advice, Finish
-from jobs.outputs import Usage
 
 CV = "# Jane Doe\n\n## Experience\n\n- Led billing at **Acme**\n- @@ is not the marker\n@@ADV alone neither\n"
 ADVICE = "- Check the 30% figure.\n\n1. Add *Kubernetes* only if true\n"

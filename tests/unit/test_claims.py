@@ -1,9 +1,9 @@
-"""The truthfulness check (jobs/claims.py): what a rewrite states that the source CV does not."""
+"""The truthfulness check (jobs/cv/claims.py): what a rewrite states that the source CV does not."""
 
 from __future__ import annotations
 
-from jobs.claims import unverified_claims
-from jobs.outputs import Claim
+from jobs.core.outputs import Claim
+from jobs.cv.claims import unverified_claims
 
 SOURCE = """Jane Doe
 ## Experience

@@ -1,4 +1,4 @@
-"""What a document costs once its fragments are expanded (graph/document_cost.py), refused before
+"""What a document costs once its fragments are expanded (graph/bounds/document_cost.py), refused before
 graphql-core's validation rules ever see it."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from graphql import parse
 
-from graph.document_cost import FRAGMENT_PAIR, VALIDATION_FAILED, CostLimits, cost_refusal
+from graph.bounds.document_cost import FRAGMENT_PAIR, VALIDATION_FAILED, CostLimits, cost_refusal
 
 ROOMY = CostLimits(
     max_depth=100, max_aliases=100, max_fields=10**12, max_comparisons=10**12, max_operations=10

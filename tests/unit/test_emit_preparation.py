@@ -1,4 +1,4 @@
-"""The emit preparation (jobs/events.py): what a Change becomes as EMIT_LUA's keys and arguments,
+"""The emit preparation (jobs/core/events.py): what a Change becomes as EMIT_LUA's keys and arguments,
 and how the script's reply is read. The script itself runs against Redis in the process suite."""
 
 from __future__ import annotations
@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from jobs.errors import JobClosed, NotFound, Superseded, TooBusy
-from jobs.events import Change, ErrorInfo, JobEvent, failure, parse_emit_result, prepare_emit
-from jobs.names import EventType, JobState, Keys
-from jobs.outcome import Writes
-from jobs.quotas import Charge, QuotaRefused
+from jobs.core.errors import JobClosed, NotFound, Superseded, TooBusy
+from jobs.core.events import Change, ErrorInfo, JobEvent, failure, parse_emit_result, prepare_emit
+from jobs.core.names import EventType, JobState, Keys
+from jobs.core.outcome import Writes
+from jobs.core.quotas import Charge, QuotaRefused
 
 KEYS = Keys("p")
 

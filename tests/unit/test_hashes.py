@@ -1,11 +1,11 @@
-"""The hash codec (jobs/hashes.py): dataclasses as Redis hashes and back, by their attributes' types."""
+"""The hash codec (jobs/core/hashes.py): dataclasses as Redis hashes and back, by their attributes' types."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
 
-from jobs.hashes import from_hash, to_hash
+from jobs.core.hashes import from_hash, to_hash
 
 
 class Colour(Enum):

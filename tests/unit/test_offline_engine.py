@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from jobs.cv.keywords import contains_word, top_keywords
 from jobs.engines.base import Advice, Finish, ImproveRequest
 from jobs.engines.coalesce import coalesce
-from jobs.engines.keywords import contains_word, top_keywords
 from jobs.engines.offline import OfflineEngine, rewrite
 from jobs.engines.offline import advice as advice_for
 from tests.samples import CV, JOB_DESCRIPTION

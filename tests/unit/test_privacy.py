@@ -1,4 +1,4 @@
-"""The redactor (jobs/privacy.py) on its own: phone numbers as people write them in CVs (found by
+"""The redactor (jobs/cv/privacy.py) on its own: phone numbers as people write them in CVs (found by
 phonenumbers), the numbers that are not phones, the other contact details, and the way back."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from jobs.privacy import Redactor
+from jobs.cv.privacy import Redactor
 from settings import Settings
 
 REGIONS = ("GB", "US", "DE", "FR", "IN")  # PHONE_REGIONS' default

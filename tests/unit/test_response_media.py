@@ -1,4 +1,4 @@
-"""Accept negotiation and the status of a GraphQL answer over HTTP (graph/response_media.py)."""
+"""Accept negotiation and the status of a GraphQL answer over HTTP (graph/edges/response_media.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 import pytest
 from graphql import GraphQLError
 
-from graph.response_media import (
+from graph.edges.response_media import (
     GRAPHQL_RESPONSE_JSON,
     JSON,
     MAX_RANGES,

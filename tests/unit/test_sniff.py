@@ -7,9 +7,9 @@ import zipfile
 
 import pytest
 
+from jobs.core.errors import InvalidInput
+from jobs.core.questionnaires import ResumeFormat
 from jobs.documents.sniff import decode_text, detect_format
-from jobs.errors import InvalidInput
-from jobs.questionnaires import ResumeFormat
 
 
 def _zip(*names: str) -> bytes:

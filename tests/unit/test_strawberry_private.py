@@ -152,3 +152,19 @@ def test_schema_process_errors_sees_every_error_before_mask_errors_does(document
     result = asyncio.run(recording.execute(document))
     assert result.errors, document
     assert seen == ["process_errors", "mask TYPED"], _upgrade("the order of process_errors and MaskErrors")
+
+
+def test_the_http_stream_transports_keep_what_graph_live_http_streams_overrides() -> None:
+    sse = strawberry_private.SSETransport()
+    event = sse.encode_event("next", "{}")
+    assert event == "event: next\r\ndata: {}\r\n\r\n", _upgrade("SSETransport.encode_event")
+    assert sse.encode_comment("ping") == ": ping\r\n\r\n", _upgrade("SSETransport.encode_comment")
+    multipart = strawberry_private.MultipartSubscriptionTransport()
+    assert isinstance(multipart.heartbeat_interval, int | float), _upgrade("the multipart heartbeat_interval")
+
+
+def test_the_graphiql_page_and_the_field_names_are_strawberrys() -> None:
+    page = strawberry_private.get_graphql_ide_html("graphiql")
+    assert "graphiql" in page.lower() and "unpkg.com" in page, _upgrade("get_graphql_ide_html")
+    assert strawberry_private.to_camel_case("after_seq") == "afterSeq", _upgrade("to_camel_case")
+    assert hasattr(strawberry_private.BaseRequestProtocol, "query_params"), _upgrade("BaseRequestProtocol")

@@ -1,13 +1,13 @@
-"""Plain text out of markup (jobs/text.py) and the text budget of a document being read
+"""Plain text out of markup (jobs/cv/text.py) and the text budget of a document being read
 (jobs/documents/text_budget.py)."""
 
 from __future__ import annotations
 
 import pytest
 
+from jobs.core.errors import WorkFailed
+from jobs.cv.text import strip_html
 from jobs.documents.text_budget import TextBudget, clean
-from jobs.errors import WorkFailed
-from jobs.text import strip_html
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""graphql-transport-ws frame validation (graph/transport_messages.py), graphql-ws's own rules."""
+"""graphql-transport-ws frame validation (graph/live/transport_messages.py), graphql-ws's own rules."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from graph.transport_messages import InvalidMessage, check_message, read_message
+from graph.live.transport_messages import InvalidMessage, check_message, read_message
 
 LIMIT = 64
 

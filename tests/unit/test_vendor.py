@@ -15,7 +15,7 @@ import tarfile
 import pytest
 from strawberry.http.ides import get_graphql_ide_html
 
-from graph.graphiql import ASSETS, cdn_url
+from graph.edges.graphiql import ASSETS, cdn_url
 from graph.vendor.fetch import IntegrityError, check_tarball, unpack
 from graph.vendored import VendoredFile, VendoredPackage, sri
 

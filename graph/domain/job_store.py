@@ -1,0 +1,186 @@
+"""The API's view of the job store: create, read, replay and cancel jobs (asyncio Redis).
+
+Workers write through `jobs/work/run.py`; both go through the one script in `jobs/core/events.py`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from redis.asyncio import Redis
+from redis.exceptions import BusyLoadingError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from jobs.core.errors import NotFound
+from jobs.core.events import (
+    EMIT_LUA,
+    READ_LUA,
+    Change,
+    ErrorInfo,
+    JobEvent,
+    as_text,
+    failure,
+    parse_emit_result,
+    prepare_emit,
+)
+from jobs.core.names import ACTIVE_STATES, EventType, JobKind, JobState, Keys, Stage
+from jobs.core.quotas import Charge
+from jobs.core.records import JobRecord
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Replay:
+    record: JobRecord
+    events: list[JobEvent]
+
+
+class JobStore:
+    def __init__(
+        self,
+        redis: Redis,
+        keys: Keys,
+        log_max: int,
+        read_patience: float = 0.0,
+        queued_grace: float | None = None,
+    ) -> None:
+        """`read_patience`: how long `replay` keeps trying while Redis is away (a restart), so a
+        stream re-reading its log rides out an outage its listener rides out too. `queued_grace`:
+        how long a new job may stay QUEUED before the workers' sweeper sends its task again."""
+        self._queued_grace_ms = None if queued_grace is None else int(queued_grace * 1000)
+        self._redis = redis
+        self._keys = keys
+        self._log_max = log_max
+        self._read_patience = read_patience
+        self._emit_script = redis.register_script(EMIT_LUA)
+        self._read_script = redis.register_script(READ_LUA)
+
+    async def create(
+        self,
+        kind: JobKind,
+        owner: str,
+        job_input: dict[str, Any],
+        charges: Sequence[Charge] = (),
+        active_limit: int | None = None,
+    ) -> JobRecord:
+        """Write the record (QUEUED, seq 1) and its first event before anything is enqueued (C1).
+        With `active_limit`, the owner may hold at most that many unfinished jobs (TooBusy);
+        `charges` are made in the same step or not at all (QuotaRefused), and the first one's
+        unit is given back if the job fails on our side."""
+        job_id = str(uuid.uuid4())
+        await self.emit(
+            job_id,
+            Change(
+                type=EventType.CREATED,
+                require=[None],
+                state=JobState.QUEUED,
+                progress=0,
+                stage=Stage.QUEUED.value,
+                message="Job queued",
+                fields={
+                    "id": job_id,
+                    "kind": kind.value,
+                    "owner": owner,
+                    "input": json.dumps(job_input),
+                    "attempts": 0,
+                    "redeliveries": 0,
+                    "charge": charges[0].key if charges else "",
+                },
+                active_key=self._keys.user_active_jobs(owner) if active_limit is not None else None,
+                active_limit=active_limit,
+                charges=charges,
+                queued_grace_ms=self._queued_grace_ms,
+            ),
+        )
+        return await self.get(job_id)
+
+    async def get(self, job_id: str) -> JobRecord:
+        raw = await self._redis.hgetall(self._keys.job(job_id))
+        if not raw:
+            raise NotFound(f"job {job_id} does not exist")
+        return JobRecord.from_hash(raw)
+
+    async def replay(self, job_id: str, after_seq: int | None) -> Replay:
+        """The record and the logged events after `after_seq` (None: only the latest one)."""
+        after = -1 if after_seq is None else after_seq
+        keys = [self._keys.job(job_id), self._keys.job_log(job_id)]
+        reply = await _patiently(lambda: self._read_script(keys=keys, args=[after]), self._read_patience)
+        if not reply:
+            raise NotFound(f"job {job_id} does not exist")
+        return _replay_of(reply)
+
+    async def latest_of(self, owner: str, known: Iterable[str]) -> list[JobEvent]:
+        """The latest event of each of the owner's unfinished jobs and of the `known` ones,
+        oldest job first."""
+        known = set(known)
+        unfinished = {as_text(i) for i in await self._redis.smembers(self._keys.user_active_jobs(owner))}
+        found = [
+            r
+            for r in await self._latest_replays(sorted(unfinished | known))
+            if r.record.owner == owner and r.events and (r.record.id in known or not r.record.state.terminal)
+        ]
+        return [r.events[-1] for r in sorted(found, key=lambda r: r.record.created_at)]
+
+    async def _latest_replays(self, job_ids: list[str]) -> list[Replay]:
+        """Each job's record with its latest event, in one round trip; a job deleted meanwhile is
+        left out."""
+
+        async def read() -> list[Any]:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for job_id in job_ids:
+                    pipe.eval(READ_LUA, 2, self._keys.job(job_id), self._keys.job_log(job_id), -1)
+                return list(await pipe.execute())
+
+        replies = await _patiently(read, self._read_patience) if job_ids else []
+        return [_replay_of(reply) for reply in replies if reply]
+
+    async def cancel(self, job_id: str) -> JobEvent:
+        return await self.emit(
+            job_id,
+            Change(
+                type=EventType.CANCELLED,
+                require=ACTIVE_STATES,
+                state=JobState.CANCELLED,
+                message="Cancelled by the user",
+            ),
+        )
+
+    async def fail(self, job_id: str, error: ErrorInfo) -> JobEvent:
+        return await self.emit(job_id, failure(error, require=ACTIVE_STATES))
+
+    async def delete(self, job_id: str, also: list[str]) -> None:
+        """The job's record, event log and output, with `also` (what only it refers to)."""
+        await self._redis.delete(*self._keys.job_keys(job_id), *also)
+
+    async def emit(self, job_id: str, change: Change) -> JobEvent:
+        keys, args = prepare_emit(self._keys, job_id, change, self._log_max)
+        return parse_emit_result(job_id, await self._emit_script(keys=keys, args=args))
+
+
+def _replay_of(reply: list[Any]) -> Replay:
+    flat, events = reply
+    record = JobRecord.from_hash(dict(zip(flat[::2], flat[1::2], strict=True)))
+    return Replay(record, [JobEvent.from_json(raw) for raw in events])
+
+
+async def _patiently(read: Callable[[], Awaitable[T]], patience: float) -> T:
+    """`read()`, tried again with backoff while Redis is unreachable, for up to `patience` s."""
+    loop = asyncio.get_running_loop()
+    give_up = loop.time() + patience
+    delay = 0.05
+    while True:
+        try:
+            return await read()
+        except (RedisConnectionError, RedisTimeoutError, BusyLoadingError, OSError):
+            if loop.time() + delay > give_up:
+                raise
+        # Reconnect backoff, not a wait for an event: Redis is away.
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 1.0)

@@ -1,0 +1,81 @@
+"""The Celery application: broker and result backend on the one Redis, JSON only (C8)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Celery
+from celery.signals import worker_ready, worker_shutting_down
+
+from jobs.core.names import Keys
+from settings import Settings, get_settings
+
+
+def create_celery(settings: Settings) -> Celery:
+    keys = Keys(settings.key_prefix)
+    app = Celery(
+        "cvimprover", broker=settings.redis_url, backend=settings.redis_url, include=["jobs.work.tasks"]
+    )
+    app.conf.update(
+        task_serializer="json",
+        result_serializer="json",
+        accept_content=["json"],
+        # Our own job record is what clients read; Celery's result meta is not needed, and its
+        # SET+PUBLISH per state would double the Redis traffic.
+        task_ignore_result=True,
+        task_default_queue=keys.queue,
+        task_default_exchange=keys.queue,
+        task_default_routing_key=keys.queue,
+        # C6: a task is acknowledged only when it ends, so a worker that dies mid-job leaves it
+        # to be redelivered; one prefetched task per process keeps the others free for peers.
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        # The backstop under the extraction sandbox's own limits: a pool process that grew past
+        # this (in KiB, as Celery counts) is replaced once its task ends.
+        worker_max_memory_per_child=settings.worker_max_memory_per_child_mb * 1024,
+        task_time_limit=settings.job_time_limit_seconds + 30,
+        task_soft_time_limit=settings.job_time_limit_seconds,
+        # C11: Redis may restart. The consumer reconnects for as long as it takes (a worker that
+        # gave up would strand its queue), and tasks already running go on meanwhile: their own
+        # Redis writes retry (jobs/work/context.py), and the copy a reconnect restores waits for their
+        # lease (jobs/work/lease.py) instead of starting them over.
+        broker_connection_retry_on_startup=True,
+        # kombu's Redis transport with a guard against a crash on reconnect (jobs/work/broker.py).
+        broker_transport="jobs.work.broker:Transport",
+        broker_connection_retry=True,
+        broker_connection_max_retries=None,
+        worker_cancel_long_running_tasks_on_connection_loss=False,
+        broker_transport_options={
+            "visibility_timeout": settings.broker_visibility_timeout,
+            "unacked_restore_interval": settings.broker_restore_interval,
+            "unacked_restore_throttle": 1,
+            "global_keyprefix": f"{settings.key_prefix}:celery:",
+            # A dead or half-open connection is noticed in seconds, not at the next command.
+            "socket_keepalive": True,
+            "socket_connect_timeout": 5,
+            "health_check_interval": 10,
+            # Not `retry_on_timeout`: redis-py would then reconnect kombu's pub/sub connection
+            # (broadcasts) behind kombu's back, and the consumer, polling the old socket, would
+            # stop taking tasks (tests/test_listener.py kills that connection).
+        },
+        result_backend_transport_options={"global_keyprefix": f"{settings.key_prefix}:celery:"},
+        worker_hijack_root_logger=False,
+        worker_send_task_events=False,
+    )
+    return app
+
+
+celery = create_celery(get_settings())
+
+
+@worker_ready.connect
+def _start_sweeper(**_: Any) -> None:
+    # In the worker's main process only (the API imports this module too, and sends no sweeps).
+    from jobs.work.context import retrying_redis
+    from jobs.work.sweeper import Sweeper
+
+    settings = get_settings()
+    sweeper = Sweeper(celery, retrying_redis(settings), settings)
+    sweeper.start()
+    worker_shutting_down.connect(lambda **_: sweeper.stop(), weak=False)

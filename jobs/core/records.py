@@ -1,0 +1,37 @@
+"""A job's record as read from its Redis hash, shared by the API and the workers."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from jobs.core.events import ErrorInfo
+from jobs.core.hashes import from_hash
+from jobs.core.names import JobKind, JobState
+
+
+@dataclass(frozen=True, slots=True)
+class JobRecord:
+    id: str
+    kind: JobKind
+    state: JobState
+    seq: int
+    created_at: float
+    updated_at: float
+    owner: str = ""
+    progress: int = 0
+    stage: str | None = None
+    message: str | None = None
+    input: dict[str, Any] = field(default_factory=dict)
+    # What the job produced, by kind (jobs/work/tasks.py): text and model of a rewrite, ids of the
+    # objects it stored.
+    result: dict[str, Any] | None = None
+    error: ErrorInfo | None = None
+    attempts: int = 0
+    redeliveries: int = 0
+    runner: str | None = None
+
+    @classmethod
+    def from_hash(cls, raw: Mapping[bytes | str, bytes | str]) -> JobRecord:
+        return from_hash(cls, dict(raw))

@@ -1,0 +1,1 @@
+"""The CV-text kit: sections and keywords, contact details kept from the model, the claims check."""

@@ -1,0 +1,78 @@
+"""What a task body needs on a worker: Redis clients, the key names, the settings and the
+engine, made once per worker process."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import cache, cached_property
+
+from redis import Redis
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import BusyLoadingError, ConnectionError, TimeoutError
+from redis.retry import Retry
+
+from jobs.core.names import Keys
+from jobs.engines import Engine, select_engine
+from jobs.work.run import JobRun
+from settings import Settings, get_settings
+
+# Backoff between reconnection attempts: quick at first (a blip), then once a second.
+BACKOFF_BASE_SECONDS = 0.05
+BACKOFF_CAP_SECONDS = 1.0
+
+
+@dataclass
+class WorkerContext:
+    settings: Settings
+    # Retries a lost connection for about `redis_retry_seconds` (a restart, a failover, a blip).
+    redis: Redis
+    # Never retries on its own: the emit script, whose retry JobRun decides (see jobs/work/run.py).
+    once: Redis
+
+    @property
+    def keys(self) -> Keys:
+        return Keys(self.settings.key_prefix)
+
+    @cached_property
+    def engine(self) -> Engine:
+        return select_engine(self.settings)
+
+    def run(self, job_id: str) -> JobRun:
+        return JobRun(
+            self.redis,
+            self.keys,
+            self.settings.event_log_max,
+            job_id,
+            once=self.once,
+            lease_seconds=self.settings.job_lease_seconds,
+            retry_seconds=self.settings.redis_retry_seconds,
+        )
+
+
+def retrying_redis(settings: Settings) -> Redis:
+    """A client whose commands ride out a Redis restart of up to `redis_retry_seconds`: each
+    lost connection (refused, reset, timed out, or Redis still loading its AOF) is retried on a
+    fresh one with exponential backoff."""
+    retries = math.ceil(settings.redis_retry_seconds / BACKOFF_CAP_SECONDS) + 5
+    return Redis.from_url(
+        settings.redis_url,
+        retry=Retry(ExponentialBackoff(cap=BACKOFF_CAP_SECONDS, base=BACKOFF_BASE_SECONDS), retries),
+        retry_on_error=[ConnectionError, TimeoutError, BusyLoadingError],
+        socket_connect_timeout=2,
+        socket_keepalive=True,
+        health_check_interval=30,
+    )
+
+
+@cache
+def worker_context() -> WorkerContext:
+    settings = get_settings()
+    once = Redis.from_url(
+        settings.redis_url,
+        retry=Retry(ExponentialBackoff(), 0),
+        socket_connect_timeout=2,
+        socket_keepalive=True,
+        health_check_interval=30,
+    )
+    return WorkerContext(settings, retrying_redis(settings), once)
