@@ -95,6 +95,12 @@ class DemoPage:
         return await asyncio.to_thread(Path(path).read_bytes)
 
 
+async def _advice_of(http_url: str, job_id: str, token: str) -> list[str]:
+    query = "query($id: ID!) { job(id: $id) { response { advice } } }"
+    data = await execute(http_url, query, {"id": job_id}, token)
+    return list(data["job"]["response"]["advice"])
+
+
 async def _rewrite_of(http_url: str, job_id: str, token: str) -> str:
     query = "query($id: ID!) { job(id: $id) { result { text } } }"
     data = await execute(http_url, query, {"id": job_id}, token)
@@ -114,6 +120,10 @@ async def test_a_pasted_cv_is_analysed_rewritten_live_and_rendered_as_a_pdf(offl
     assert int(await demo.page.get_attribute("#rewrite", "data-deltas") or 0) >= 2
     shown = await demo.page.eval_on_selector("#rewrite", "e => e.textContent")
     assert shown == await _rewrite_of(offline_stack.http, jobs["IMPROVE_CV"], token)
+    # The advice (what the job asks for that the CV lacks) is shown apart, never as CV text.
+    advice = await _advice_of(offline_stack.http, jobs["IMPROVE_CV"], token)
+    listed = await demo.page.eval_on_selector_all("#advice li", "items => items.map(i => i.textContent)")
+    assert advice and listed == advice
 
     pdf = await demo.download_pdf()
     shown_size = int(await demo.page.get_attribute("#pdf", "data-bytes") or 0)

@@ -42,7 +42,7 @@ export const ANALYSIS_OF_JOB = `query AnalysisOfJob($id: ID!) {
 }`;
 
 export const RESPONSE_OF_JOB = `query ResponseOfJob($id: ID!) {
-  job(id: $id) { response { id truncated unverifiedClaims { kind text } } }
+  job(id: $id) { response { id truncated advice unverifiedClaims { kind text } } }
 }`;
 
 export const PDF_OF_JOB = `query PdfOfJob($id: ID!) { job(id: $id) { pdf { url pages sizeBytes } } }`;

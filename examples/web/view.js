@@ -89,6 +89,12 @@ export function showClaims(box, response) {
           el("p", { class: "note warning" }, "The rewrite states things your CV does not; check them before sending:"),
           el("ul", {}, ...claims.map((c) => el("li", {}, `${c.kind}: ${c.text}`))))
       : el("p", { class: "note" }, "Every number, employer and title in the rewrite is in your CV."),
+    // Notes for the candidate (e.g. what the job asks for that the CV lacks): never in the CV or its PDF.
+    ...(response.advice.length
+      ? [el("div", { id: "advice" },
+          el("p", { class: "note" }, "Advice (not in your CV):"),
+          el("ul", {}, ...response.advice.map((line) => el("li", {}, line))))]
+      : []),
   );
   box.hidden = false;
 }
