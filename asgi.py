@@ -7,21 +7,15 @@ opened once in the lifespan and shared through `request.state` (WebSockets inclu
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from redis.asyncio import BlockingConnectionPool, Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
@@ -41,6 +35,9 @@ from graph.live.compiled_subscription import SubscriptionCompiler
 from graph.live.draining import Draining
 from graph.live.listener import Listener
 from graph.live.sockets import settle_releases
+from graph.ops.health import healthz
+from graph.ops.metrics import metrics
+from graph.ops.redis_clients import redis_clients
 from graph.schema import schema
 from jobs.celery import celery
 from jobs.core.names import Keys
@@ -54,26 +51,7 @@ logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name
 async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
     settings = get_settings()
     keys = Keys(settings.key_prefix)
-    # A blocking pool: a burst of subscribers waits for a free connection instead of failing.
-    # A command on a connection Redis dropped (a restart) is sent once more on a fresh one;
-    # Redis still being away is the caller's error to handle (or, for streams, to wait out).
-    pool = BlockingConnectionPool.from_url(
-        settings.redis_url,
-        max_connections=settings.redis_max_connections,
-        timeout=10,
-        health_check_interval=30,
-        socket_keepalive=True,
-        socket_connect_timeout=2,
-        retry=Retry(NoBackoff(), 1),
-    )
-    redis = Redis(connection_pool=pool)
-    # The listener heals its own connection (graph/live/listener.py): no silent redis-py retries.
-    listener_redis = Redis.from_url(
-        settings.redis_url,
-        retry=Retry(NoBackoff(), 0),
-        socket_keepalive=True,
-        client_name=f"{settings.key_prefix}-listener",
-    )
+    pool, redis, listener_redis = redis_clients(settings)
     listener = Listener(listener_redis, settings.subscriber_queue_size, settings.listener_give_up_seconds)
     await listener.start()
     services = Services(
@@ -108,48 +86,6 @@ async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         await listener_redis.aclose()
         await redis.aclose()
         await pool.aclose()
-
-
-HEALTH_PROBE_SECONDS = 2.0
-
-
-async def healthz(request: Request) -> JSONResponse:
-    services: Services = request.state.services
-    try:
-        # Bounded: a probe that hangs on a Redis that is away must answer "unhealthy", not time out.
-        redis_ok = bool(await asyncio.wait_for(services.redis.ping(), HEALTH_PROBE_SECONDS))
-    except Exception:
-        redis_ok = False
-    healthy = redis_ok and services.listener.connected
-    body = {
-        "status": "ok" if healthy else "degraded",
-        "redis": redis_ok,
-        "listener": services.listener.connected,
-    }
-    return JSONResponse(body, status_code=200 if healthy else 503)
-
-
-async def metrics(request: Request) -> PlainTextResponse:
-    services: Services = request.state.services
-    listener, compiler = services.listener, request.app.state.compiler
-    lines = [
-        ("cvi_subscriptions", "gauge", listener.subscriber_count),
-        ("cvi_subscribed_channels", "gauge", listener.channel_count),
-        ("cvi_listener_connected", "gauge", int(listener.connected)),
-        ("cvi_listener_reconnects_total", "counter", listener.stats.reconnects),
-        ("cvi_dropped_subscribers_total", "counter", listener.stats.dropped_subscribers),
-        ("cvi_pubsub_messages_total", "counter", listener.stats.messages),
-        ("cvi_subscriptions_compiled_total", "counter", compiler.compiled_runs),
-        ("cvi_subscriptions_general_total", "counter", compiler.general_runs),
-        ("cvi_tokens_refused_total", "counter", services.verifier.refused),
-        ("cvi_rate_limited_total", "counter", services.quotas.refused),
-        # What the plan cache holds counted against PLAN_CACHE_MAX_BYTES (each plan with the
-        # most its rendered events may take), and its entries (plans and "not compilable").
-        ("cvi_plan_cache_bytes", "gauge", compiler.cache_bytes),
-        ("cvi_plan_cache_entries", "gauge", compiler.cache_entries),
-    ]
-    text = "".join(f"# TYPE {name} {kind}\n{name} {value}\n" for name, kind, value in lines)
-    return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
 
 
 # What GraphQL clients send: the token, JSON, and the preflight headers uploads must carry

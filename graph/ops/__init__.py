@@ -1,0 +1,1 @@
+"""What operators look at and configure: health, metrics, where Redis is."""
