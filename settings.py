@@ -8,7 +8,7 @@ file in the working directory is read too, the environment winning.
 from __future__ import annotations
 
 from functools import cache
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -168,6 +168,28 @@ class Settings(BaseSettings):
     # overhead); past it the least recently used go. Unused this long, a document goes too.
     apq_max_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
     apq_ttl_seconds: float = Field(default=86_400.0, gt=0)
+
+    # --- Redis Sentinel ----------------------------------------------------------------------------
+    # Sentinels (host:port, comma-separated) that know where the Redis primary is: when set, the
+    # API's pool and listener, the workers' clients and Celery's broker and result backend all ask
+    # them for the primary of REDIS_SENTINEL_MASTER and follow a failover. REDIS_URL then gives
+    # only the database number and the password (its host and port are not used).
+    redis_sentinels: str = Field(default="", pattern=r"^$|^[^,:\s]+:\d+(,[^,:\s]+:\d+)*$")
+    redis_sentinel_master: str = "mymaster"
+
+    @property
+    def redis_sentinel_addresses(self) -> list[tuple[str, int]]:
+        """The sentinels as (host, port); empty when Redis is reached by REDIS_URL alone."""
+        pairs = (entry.rsplit(":", 1) for entry in self.redis_sentinels.split(",") if entry)
+        return [(host, int(port)) for host, port in pairs]
+
+    @property
+    def redis_primary_kwargs(self) -> dict[str, Any]:
+        """What REDIS_URL still says under Sentinel: the primary's database, user and password."""
+        from redis.connection import parse_url
+
+        parsed = parse_url(self.redis_url)  # type: ignore[no-untyped-call]
+        return {name: parsed[name] for name in ("db", "username", "password") if name in parsed}
 
     # --- The demo page (/demo) ------------------------------------------------------------------
     # examples/web at /demo: unset means on in development, off in production. Only a development

@@ -1,8 +1,11 @@
-"""The Celery application: broker and result backend on the one Redis, JSON only (C8)."""
+"""The Celery application: broker and result backend on the one Redis (or the primary Redis
+Sentinel names), JSON only (C8)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from celery import Celery
 from celery.signals import worker_ready, worker_shutting_down
@@ -13,9 +16,8 @@ from settings import Settings, get_settings
 
 def create_celery(settings: Settings) -> Celery:
     keys = Keys(settings.key_prefix)
-    app = Celery(
-        "cvimprover", broker=settings.redis_url, backend=settings.redis_url, include=["jobs.work.tasks"]
-    )
+    redis = redis_location(settings)
+    app = Celery("cvimprover", broker=redis.url, backend=redis.url, include=["jobs.work.tasks"])
     app.conf.update(
         task_serializer="json",
         result_serializer="json",
@@ -42,11 +44,12 @@ def create_celery(settings: Settings) -> Celery:
         # lease (jobs/work/lease.py) instead of starting them over.
         broker_connection_retry_on_startup=True,
         # kombu's Redis transport with a guard against a crash on reconnect (jobs/work/broker.py).
-        broker_transport="jobs.work.broker:Transport",
+        broker_transport=redis.transport,
         broker_connection_retry=True,
         broker_connection_max_retries=None,
         worker_cancel_long_running_tasks_on_connection_loss=False,
         broker_transport_options={
+            **redis.options,
             "visibility_timeout": settings.broker_visibility_timeout,
             "unacked_restore_interval": settings.broker_restore_interval,
             "unacked_restore_throttle": 1,
@@ -59,11 +62,42 @@ def create_celery(settings: Settings) -> Celery:
             # (broadcasts) behind kombu's back, and the consumer, polling the old socket, would
             # stop taking tasks (tests/test_listener.py kills that connection).
         },
-        result_backend_transport_options={"global_keyprefix": f"{settings.key_prefix}:celery:"},
+        result_backend_transport_options={
+            **redis.options,
+            "global_keyprefix": f"{settings.key_prefix}:celery:",
+        },
         worker_hijack_root_logger=False,
         worker_send_task_events=False,
     )
     return app
+
+
+@dataclass(frozen=True)
+class RedisLocation:
+    """Where the broker and the result backend are: a URL, the kombu transport that reads it, and
+    the options (for both) that go with it."""
+
+    url: str
+    transport: str
+    options: dict[str, Any]
+
+
+def redis_location(settings: Settings) -> RedisLocation:
+    """REDIS_URL; or, with REDIS_SENTINELS, `sentinel://host:port/db;sentinel://...` and the
+    primary's name: kombu and Celery's result backend then ask the sentinels where it is."""
+    sentinels = settings.redis_sentinel_addresses
+    if not sentinels:
+        return RedisLocation(settings.redis_url, "jobs.work.broker:Transport", {})
+    primary = settings.redis_primary_kwargs
+    password = primary.get("password")
+    userinfo = f"{quote(primary.get('username') or '')}:{quote(password)}@" if password else ""
+    url = ";".join(f"sentinel://{userinfo}{host}:{port}/{primary['db']}" for host, port in sentinels)
+    options = {
+        "master_name": settings.redis_sentinel_master,
+        # A sentinel that does not answer this fast is skipped for the next one.
+        "sentinel_kwargs": {"socket_timeout": 1.0},
+    }
+    return RedisLocation(url, "jobs.work.broker:SentinelTransport", options)
 
 
 celery = create_celery(get_settings())

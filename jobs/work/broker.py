@@ -13,7 +13,7 @@ restore is skipped (the messages stay in kombu's unacked hash, handed out again 
 visibility timeout), a late acknowledgement is logged. The jobs those messages carry are covered
 sooner by their leases: a live runner goes on, a lost one is swept (jobs/work/sweeper.py), and a copy
 that arrives after the end finds the job finished. Selected by `broker_transport` in jobs/celery.py;
-the URL stays `redis://`.
+the URL stays `redis://` (`SentinelTransport`: `sentinel://`).
 """
 
 from __future__ import annotations
@@ -24,12 +24,26 @@ from kombu.transport import redis as kombu_redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 
-class Channel(kombu_redis.Channel):
+class _ReleasedChannelGuard:
     def _connparams(self, asynchronous: bool = False) -> Any:
-        if self.connection is None or self.connection.client is None:
+        connection = getattr(self, "connection", None)
+        if connection is None or connection.client is None:
             raise RedisConnectionError("this channel's broker connection was closed (replaced on reconnect)")
-        return super()._connparams(asynchronous)  # type: ignore[no-untyped-call]
+        return super()._connparams(asynchronous)  # type: ignore[misc]
+
+
+class Channel(_ReleasedChannelGuard, kombu_redis.Channel):
+    pass
 
 
 class Transport(kombu_redis.Transport):
     Channel = Channel
+
+
+# The same guard under Sentinel (REDIS_SENTINELS): the URL is `sentinel://host:port;...`.
+class SentinelChannel(_ReleasedChannelGuard, kombu_redis.SentinelChannel):
+    pass
+
+
+class SentinelTransport(kombu_redis.SentinelTransport):
+    Channel = SentinelChannel

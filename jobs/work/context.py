@@ -6,11 +6,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import cache, cached_property
+from typing import Any
 
 from redis import Redis
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import BusyLoadingError, ConnectionError, TimeoutError
 from redis.retry import Retry
+from redis.sentinel import Sentinel
 
 from jobs.core.names import Keys
 from jobs.engines import Engine, select_engine
@@ -20,6 +22,8 @@ from settings import Settings, get_settings
 # Backoff between reconnection attempts: quick at first (a blip), then once a second.
 BACKOFF_BASE_SECONDS = 0.05
 BACKOFF_CAP_SECONDS = 1.0
+# A sentinel that does not answer this fast is skipped for the next one.
+SENTINEL_TIMEOUT_SECONDS = 1.0
 
 
 @dataclass
@@ -55,24 +59,32 @@ def retrying_redis(settings: Settings) -> Redis:
     lost connection (refused, reset, timed out, or Redis still loading its AOF) is retried on a
     fresh one with exponential backoff."""
     retries = math.ceil(settings.redis_retry_seconds / BACKOFF_CAP_SECONDS) + 5
-    return Redis.from_url(
-        settings.redis_url,
+    return worker_redis(
+        settings,
         retry=Retry(ExponentialBackoff(cap=BACKOFF_CAP_SECONDS, base=BACKOFF_BASE_SECONDS), retries),
         retry_on_error=[ConnectionError, TimeoutError, BusyLoadingError],
-        socket_connect_timeout=2,
-        socket_keepalive=True,
-        health_check_interval=30,
     )
+
+
+def worker_redis(settings: Settings, **options: Any) -> Redis:
+    """A client of the primary: REDIS_URL's, or the one REDIS_SENTINELS name, asked again on each
+    new connection, so that a client whose connection died with the old primary reconnects to
+    the promoted replica (and one still talking to a demoted primary is told to, READONLY)."""
+    options = {"socket_connect_timeout": 2, "socket_keepalive": True, "health_check_interval": 30, **options}
+    sentinels = settings.redis_sentinel_addresses
+    if not sentinels:
+        return Redis.from_url(settings.redis_url, **options)
+    sentinel = Sentinel(  # type: ignore[no-untyped-call]
+        sentinels,
+        sentinel_kwargs={"socket_timeout": SENTINEL_TIMEOUT_SECONDS},
+        **settings.redis_primary_kwargs,
+    )
+    client: Redis = sentinel.master_for(settings.redis_sentinel_master, **options)  # type: ignore[no-untyped-call]
+    return client
 
 
 @cache
 def worker_context() -> WorkerContext:
     settings = get_settings()
-    once = Redis.from_url(
-        settings.redis_url,
-        retry=Retry(ExponentialBackoff(), 0),
-        socket_connect_timeout=2,
-        socket_keepalive=True,
-        health_check_interval=30,
-    )
+    once = worker_redis(settings, retry=Retry(ExponentialBackoff(), 0))
     return WorkerContext(settings, retrying_redis(settings), once)
