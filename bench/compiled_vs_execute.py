@@ -36,7 +36,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from graphql import DocumentNode, ExecutionResult, execute, parse
 
-from graph.domain.types import event_from
+from graph.domain.mirror import build
+from graph.domain.types import JobEvent
 from graph.live.compiled_subscription import SubscriptionCompiler, next_message_head
 from graph.schema import schema
 from graph.strawberry_private import graphql_schema
@@ -83,7 +84,7 @@ class Executed:
         text = self._rendered.get(key)
         if text is None:
             result = execute(
-                self._schema, self._document, root_value=event_from(event), variable_values=VARIABLES
+                self._schema, self._document, root_value=build(JobEvent, event), variable_values=VARIABLES
             )
             assert isinstance(result, ExecutionResult) and not result.errors, result
             text = self._rendered[key] = json.dumps({"data": result.data}, separators=(",", ":"))

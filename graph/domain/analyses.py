@@ -7,10 +7,11 @@ from strawberry.types import Info
 
 from graph.context import Context
 from graph.domain import validation
-from graph.domain.analysis_types import CvAnalysis, analysis_of
+from graph.domain.analysis_types import CvAnalysis
 from graph.domain.launch import start_job
+from graph.domain.mirror import build
 from graph.domain.resumes import extracted_resume, no_cv_text
-from graph.domain.types import Job, job_from_record
+from graph.domain.types import Job
 from jobs.core.names import JobKind
 
 
@@ -19,7 +20,7 @@ class AnalysisQuery:
     @strawberry.field(description="An analysis of yours.")
     async def analysis(self, info: Info[Context, None], id: strawberry.ID) -> CvAnalysis:
         analysis_id = validation.object_id(id, "id", "analysis")
-        return analysis_of(await info.context.services.cv.analysis(info.context.user_id, analysis_id))
+        return build(CvAnalysis, await info.context.services.cv.analysis(info.context.user_id, analysis_id))
 
 
 @strawberry.type
@@ -51,4 +52,4 @@ class AnalysisMutation:
         }
         job_input = {"questionnaire_id": questionnaire.id, "source": source}
         record = await start_job(services, JobKind.ANALYZE_CV, info.context.user_or_raise, job_input)
-        return job_from_record(record)
+        return build(Job, record)

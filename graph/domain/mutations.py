@@ -12,8 +12,9 @@ from graph.context import Context
 from graph.domain import validation
 from graph.domain.access import owned_job
 from graph.domain.launch import start_job
+from graph.domain.mirror import build
 from graph.domain.resumes import extracted_resume, no_cv_text
-from graph.domain.types import ImproveCvInput, Job, job_from_record
+from graph.domain.types import ImproveCvInput, Job
 from jobs.core.errors import JobActive, NotFound
 from jobs.core.names import JobKind
 from jobs.core.quotas import Scope
@@ -89,7 +90,7 @@ class Mutation:
             request.as_dict(),
             Scope.AI_IMPROVEMENTS,
         )
-        return job_from_record(record)
+        return build(Job, record)
 
     @strawberry.mutation(
         description="Delete a finished job of yours: its record and events, and what it made that "
@@ -107,4 +108,4 @@ class Mutation:
         job_id = validation.job_id(id)
         await owned_job(info.context, job_id)
         await info.context.services.store.cancel(job_id)
-        return job_from_record(await info.context.services.store.get(job_id))
+        return build(Job, await info.context.services.store.get(job_id))

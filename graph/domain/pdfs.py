@@ -10,7 +10,8 @@ from strawberry.types import Info
 from graph.context import Context, Services
 from graph.domain import validation
 from graph.domain.launch import start_job
-from graph.domain.types import Job, job_from_record
+from graph.domain.mirror import build
+from graph.domain.types import Job
 from jobs.core.errors import InvalidInput, NotFound, Unauthenticated
 from jobs.core.names import JobKind
 
@@ -29,7 +30,7 @@ class PdfMutation:
         record = await start_job(
             services, JobKind.RENDER_PDF, info.context.user_or_raise, {"response_id": response.id}
         )
-        return job_from_record(record)
+        return build(Job, record)
 
 
 async def download_pdf(request: Request) -> Response:

@@ -8,11 +8,12 @@ from strawberry.types import Info
 from graph.context import Context
 from graph.domain import validation
 from graph.domain.access import owned_job
-from graph.domain.types import Job, job_from_record
+from graph.domain.mirror import build
+from graph.domain.types import Job
 
 
 @strawberry.type
 class Query:
     @strawberry.field(description="A job of yours, at any time.")
     async def job(self, info: Info[Context, None], id: strawberry.ID) -> Job:
-        return job_from_record(await owned_job(info.context, validation.job_id(id)))
+        return build(Job, await owned_job(info.context, validation.job_id(id)))

@@ -20,6 +20,7 @@ from graph.domain.cv_types import (
     QuestionnaireInput,
     QuestionnaireUpdate,
 )
+from graph.domain.mirror import build
 from graph.strawberry_private import to_camel_case
 from jobs.core.errors import InvalidInput
 from jobs.core.questionnaires import QuestionnaireFields
@@ -86,8 +87,9 @@ class QuestionnaireQuery:
     @strawberry.field(description="A questionnaire of yours.")
     async def questionnaire(self, info: Info[Context, None], id: strawberry.ID) -> Questionnaire:
         questionnaire_id = validation.object_id(id, "id", "questionnaire")
-        return Questionnaire.of(
-            await info.context.services.cv.questionnaire(info.context.user_id, questionnaire_id)
+        return build(
+            Questionnaire,
+            await info.context.services.cv.questionnaire(info.context.user_id, questionnaire_id),
         )
 
     @strawberry.field(
@@ -100,7 +102,8 @@ class QuestionnaireQuery:
             info.context.user_id, validation.page_size(first), decode_cursor(after)
         )
         edges = [
-            QuestionnaireEdge(cursor=encode_cursor(q.sort_key), node=Questionnaire.of(q)) for q in page.items
+            QuestionnaireEdge(cursor=encode_cursor(q.sort_key), node=build(Questionnaire, q))
+            for q in page.items
         ]
         end = encode_cursor(page.end_cursor) if page.end_cursor else None
         return QuestionnaireConnection(
@@ -118,7 +121,7 @@ class QuestionnaireMutation:
         cleaned = clean_fields(services.settings, QuestionnaireFields(**asdict(input)))
         user = info.context.user_or_raise
         await services.quotas.charge(Scope.QUESTIONNAIRES, user.id, user.plan)
-        return Questionnaire.of(await services.cv.create(user.id, cleaned))
+        return build(Questionnaire, await services.cv.create(user.id, cleaned))
 
     @strawberry.mutation(description="Change some fields of a questionnaire of yours.")
     async def update_questionnaire(
@@ -128,7 +131,7 @@ class QuestionnaireMutation:
         questionnaire_id = validation.object_id(id, "id", "questionnaire")
         current = await services.cv.questionnaire(owner, questionnaire_id)
         fields = clean_fields(services.settings, _merged(current.fields, input))
-        return Questionnaire.of(await services.cv.update(owner, questionnaire_id, fields))
+        return build(Questionnaire, await services.cv.update(owner, questionnaire_id, fields))
 
     @strawberry.mutation(
         description="Delete a questionnaire of yours with its CV, responses, analyses and PDFs. "

@@ -17,7 +17,8 @@ from graph.context import Context
 from graph.domain import validation
 from graph.domain.cv_types import Resume
 from graph.domain.launch import start_job
-from graph.domain.types import Job, job_from_record
+from graph.domain.mirror import build
+from graph.domain.types import Job
 from jobs.core import questionnaires, storage
 from jobs.core.errors import InvalidInput, RateLimited, TooBusy
 from jobs.core.names import JobKind
@@ -119,4 +120,4 @@ class ResumeMutation:
             else:
                 await services.cv.release_storage(user.id, len(content))
             raise
-        return UploadResumePayload(resume=Resume.of(stored[0]), job=job_from_record(record))
+        return UploadResumePayload(resume=build(Resume, stored[0]), job=build(Job, record))

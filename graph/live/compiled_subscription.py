@@ -19,7 +19,7 @@ the byte limit, and parsed and validated within the same bounds as Strawberry's
 Whatever a plan could not reproduce exactly (fragments, directives, several operations, invalid
 documents or variables, a field with its own resolver, a schema extension it does not know) is
 left to Strawberry's general execution: the answer never differs, only its cost. Values go
-through the same `event_from` conversion and the same scalar and enum serialisers as there.
+through the same `build(JobEvent, ...)` conversion and the same scalar and enum serialisers as there.
 
 Why by hand rather than graphql-core's public `execute` once per (document, event), which would
 share its JSON just as well: rendering an event that way takes about 63 µs against 8 here
@@ -59,8 +59,9 @@ from strawberry.extensions import AddValidationRules
 
 from graph.bounds.document_limits import DocumentLimits
 from graph.bounds.read_budget import ReadBudgetLimiter
+from graph.domain.mirror import build
 from graph.domain.quotas import ApiCallQuota
-from graph.domain.types import event_from
+from graph.domain.types import JobEvent
 from graph.errors import ErrorMapping
 from graph.strawberry_private import graphql_schema, validation_errors
 from jobs.core import events
@@ -160,7 +161,7 @@ class JobUpdatesPlan:
         key = (event.job_id, event.seq)
         text = self._rendered.get(key)
         if text is None:
-            data = {self._root_key: _render(event_from(event), self._fields)}
+            data = {self._root_key: _render(build(JobEvent, event), self._fields)}
             text = self._rendered[key] = _encode({"data": data})
             self.rendered_bytes += len(text) + RENDERED_ENTRY_BYTES
             while len(self._rendered) > RENDERED_PER_PLAN or self.rendered_bytes > self._rendered_max_bytes:

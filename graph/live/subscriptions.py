@@ -11,7 +11,8 @@ from strawberry.types import Info
 
 from graph.context import Context
 from graph.domain import validation
-from graph.domain.types import JobEvent, event_from
+from graph.domain.mirror import build
+from graph.domain.types import JobEvent
 from graph.live.job_stream import job_events
 from graph.live.listener import RESYNC
 from jobs.core import events
@@ -44,7 +45,7 @@ class Subscription:
         self, info: Info[Context, None], job_id: strawberry.ID, after_seq: int | None = None
     ) -> AsyncGenerator[JobEvent, None]:
         async for event in job_updates_stream(info.context, job_id, after_seq):
-            yield event_from(event)
+            yield build(JobEvent, event)
 
     @strawberry.subscription(
         description="All your jobs at once (a dashboard): the latest event of each unfinished job "
@@ -63,10 +64,10 @@ class Subscription:
                 for latest in await services.store.latest_of(owner, seen):
                     if latest.seq > seen.get(latest.job_id, 0):
                         seen[latest.job_id] = latest.seq
-                        yield event_from(latest)
+                        yield build(JobEvent, latest)
                 # Live events until the listener reconnects (RESYNC): then every job known here
                 # or unfinished is read again, so none is left showing a state it has left.
                 while (live := await inbox.next()) is not RESYNC:
                     if live.seq > seen.get(live.job_id, 0):
                         seen[live.job_id] = live.seq
-                        yield event_from(live)
+                        yield build(JobEvent, live)
