@@ -1,14 +1,13 @@
 """The ASGI application: `uvicorn asgi:app`.
 
 Serves `/graphql` (GraphiQL in a browser, queries and mutations over HTTP, subscriptions over
-WebSocket), `/healthz` and `/metrics`. Redis clients, the job store and the pub/sub listener are
+WebSocket), `/healthz`, `/readyz` and `/metrics`. Redis clients, the job store and the pub/sub listener are
 opened once in the lifespan and shared through `request.state` (WebSockets included).
 """
 
 from __future__ import annotations
 
 import gc
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -37,14 +36,17 @@ from graph.live.listener import Listener
 from graph.live.sockets import settle_releases
 from graph.ops.health import healthz
 from graph.ops.metrics import metrics
+from graph.ops.readiness import readyz
 from graph.ops.redis_clients import redis_clients
+from graph.ops.request_ids import RequestIds
 from graph.schema import schema
 from jobs.celery import celery
+from jobs.core import logs
 from jobs.core.names import Keys
 from jobs.core.quotas import QuotaService
 from settings import get_settings
 
-logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+logs.configure(get_settings())
 
 
 @asynccontextmanager
@@ -112,6 +114,7 @@ def create_app() -> Starlette:
             WebSocketRoute("/graphql", graphql),
             Route("/downloads/pdf/{pdf_id}", download_pdf),
             Route("/healthz", healthz),
+            Route("/readyz", readyz(settings)),
             Route("/metrics", metrics),
             Mount(ASSETS_PATH, StaticFiles(directory=ASSETS_DIR)),
             # examples/web at /demo, as the environment allows (graph/edges/demo.py).
@@ -120,6 +123,8 @@ def create_app() -> Starlette:
         middleware=[
             # First: nothing else reads a header before its size is known to be sane.
             Middleware(HeaderLimits, max_bytes=settings.http_max_header_bytes),
+            # What the request does is logged under its id, answered in X-Request-ID.
+            Middleware(RequestIds),
             # Pages on ALLOWED_ORIGINS (a frontend on its own dev server or domain) may call the
             # API with fetch: preflights answered, the headers GraphQL clients send allowed. No
             # credentials: callers authenticate with bearer tokens, never cookies, so a foreign

@@ -191,6 +191,18 @@ class Settings(BaseSettings):
         parsed = parse_url(self.redis_url)  # type: ignore[no-untyped-call]
         return {name: parsed[name] for name in ("db", "username", "password") if name in parsed}
 
+    # --- Logs and readiness -----------------------------------------------------------------------
+    # text: one readable line per record; json: one JSON object per line (timestamp, level, logger,
+    # message, request_id, job_id, job_kind, user_hash), for a log pipeline (jobs/core/logs.py).
+    log_format: Literal["text", "json"] = "text"
+    # The key of the user hashes in log lines (HMAC-SHA256): the same on every process, so that one
+    # user's lines can be found together; unset, each process draws its own (no correlation).
+    log_user_hash_key: SecretStr | None = None
+    # /readyz asks the workers for a ping and waits this long for the first answer; its verdict is
+    # kept this long, so that probes from many balancers cost one check per period.
+    readyz_worker_timeout_seconds: float = Field(default=1.0, gt=0)
+    readyz_cache_seconds: float = Field(default=2.0, ge=0)
+
     # --- The demo page (/demo) ------------------------------------------------------------------
     # examples/web at /demo: unset means on in development, off in production. Only a development
     # API hands the page a token (for one shared user); with DEMO=true in production, visitors

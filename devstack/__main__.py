@@ -89,8 +89,9 @@ def main() -> int:
             env["REDIS_URL"] = redis.url
         _start_services(settings, env, children)
         base = f"http://{settings.api_host}:{settings.api_port}"
-        if not _wait_healthy(f"{base}/healthz", [p for _, p, _ in children]):
-            print("devstack: the API did not become healthy; stopping", flush=True)
+        # Ready: the API answers with Redis and its listener, and the worker answers a ping.
+        if not _wait_healthy(f"{base}/readyz", [p for _, p, _ in children]):
+            print("devstack: the API and the worker did not become ready; stopping", flush=True)
             return 1
         print(f"GraphiQL: {base}/graphql", flush=True)
         if demo_enabled(settings):

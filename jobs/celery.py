@@ -8,9 +8,10 @@ from typing import Any
 from urllib.parse import quote
 
 from celery import Celery
-from celery.signals import worker_ready, worker_shutting_down
+from celery.signals import setup_logging, task_postrun, task_prerun, worker_ready, worker_shutting_down
 
-from jobs.core.names import Keys
+from jobs.core import logs
+from jobs.core.names import TASK_NAMES, Keys
 from settings import Settings, get_settings
 
 
@@ -67,7 +68,10 @@ def create_celery(settings: Settings) -> Celery:
             "global_keyprefix": f"{settings.key_prefix}:celery:",
         },
         worker_hijack_root_logger=False,
-        worker_send_task_events=False,
+        # Flower (and `celery events`) see every task: sent by the API, received, started, ended.
+        # What they show is the task's name (its job kind) and its argument (the job id) only.
+        worker_send_task_events=True,
+        task_send_sent_event=True,
     )
     return app
 
@@ -113,3 +117,25 @@ def _start_sweeper(**_: Any) -> None:
     sweeper = Sweeper(celery, retrying_redis(settings), settings)
     sweeper.start()
     worker_shutting_down.connect(lambda **_: sweeper.stop(), weak=False)
+
+
+@setup_logging.connect
+def _configure_logs(loglevel: int | str | None = None, **_: Any) -> None:
+    # Connected, this replaces Celery's own setup: its records (the worker's, the tasks') go
+    # through jobs/core/logs.py like the API's, in LOG_FORMAT.
+    logs.configure(get_settings(), loglevel or "INFO")
+
+
+_KINDS = {name: kind.value for kind, name in TASK_NAMES.items()}
+
+
+@task_prerun.connect
+def _enter_job_log_context(task_id: str, task: Any, **_: Any) -> None:
+    # A fresh context per task: pool threads are reused, and the last task's ids must not linger.
+    request_id = task.request.get(logs.REQUEST_ID_HEADER)
+    logs.enter(job_id=task_id, job_kind=_KINDS.get(task.name), request_id=request_id)
+
+
+@task_postrun.connect
+def _leave_job_log_context(**_: Any) -> None:
+    logs.leave()

@@ -20,7 +20,7 @@ from tests.conftest import Stack, ai_env
 from tests.samples import CV
 from tests.support.fake_openai import FakeOpenAI, Stream
 from tests.support.gql import Subscription, assert_contiguous, final_output, improve_cv, stream_of, subscribe
-from tests.support.processes import wait_healthy
+from tests.support.processes import wait_ready
 from tests.support.restartable_redis import RestartableRedis, health_status, module_redis, two_api_stack
 
 TEXT = "A line of the rewritten CV.\n" * 20
@@ -100,7 +100,7 @@ async def test_a_redis_restart_mid_jobs_ends_each_job_once_and_every_subscriber_
             seen[id(sub)] += await sub.until_complete()
         print(f"\nlast terminal event {time.monotonic() - returned:.2f}s after Redis returned")
     for api in apis:
-        await wait_healthy(api)
+        await wait_ready(api)
     for job_id, sub in watching:
         await assert_ran_once(stack, restartable, job_id, seen[id(sub)])
     assert stack.workers[0].process.poll() is None, "the worker died"

@@ -10,6 +10,7 @@ from typing import Any
 
 from graph.context import Services
 from graph.edges.auth import User
+from jobs.core import logs
 from jobs.core.dispatch import enqueue
 from jobs.core.errors import Unavailable
 from jobs.core.events import ErrorInfo
@@ -75,14 +76,16 @@ async def _start_job(
     except QuotaRefused as e:
         services.quotas.refused += 1
         raise charges[e.index].refusal(e.used) from None
-    try:
-        if before_enqueue is not None:
-            await before_enqueue(record)
-        # kombu's publish is blocking I/O: keep it off the event loop (C5).
-        await asyncio.to_thread(enqueue, services.celery, kind, record.id)
-    except Exception as e:
-        log.exception("could not enqueue job %s", record.id)
-        # ENQUEUE_FAILED is ours: failing the job gives its quota unit back.
-        await services.store.fail(record.id, ErrorInfo("ENQUEUE_FAILED", "the job could not be queued"))
-        raise Unavailable("the job queue is unavailable; try again shortly") from e
+    with logs.bound(job_id=record.id, job_kind=kind.value, user_hash=logs.user_hash(user.id)):
+        try:
+            if before_enqueue is not None:
+                await before_enqueue(record)
+            # kombu's publish is blocking I/O: keep it off the event loop (C5).
+            await asyncio.to_thread(enqueue, services.celery, kind, record.id, logs.current("request_id"))
+        except Exception as e:
+            log.exception("could not enqueue job %s", record.id)
+            # ENQUEUE_FAILED is ours: failing the job gives its quota unit back.
+            await services.store.fail(record.id, ErrorInfo("ENQUEUE_FAILED", "the job could not be queued"))
+            raise Unavailable("the job queue is unavailable; try again shortly") from e
+        log.info("job %s queued", record.id)
     return record

@@ -16,6 +16,7 @@ from celery import Task
 from celery.exceptions import Reject
 
 from jobs.celery import celery
+from jobs.core import logs
 from jobs.core.errors import JobClosed, PermanentAIError, Superseded, TransientAIError, WorkFailed
 from jobs.core.events import ErrorInfo
 from jobs.core.names import TASK_NAMES, JobKind
@@ -72,6 +73,7 @@ def _run_job(task: Task[Any, Any], job_id: str, work: Work) -> None:
     if record is None:
         log.info("job %s: nothing to do (missing, finished or given up)", job_id)
         return
+    logs.add(user_hash=logs.user_hash(record.owner))
     with run.lease.kept(run.token):
         try:
             run.succeed(work(run, ctx, record))

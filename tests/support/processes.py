@@ -136,17 +136,27 @@ async def start_api(name: str, env: dict[str, str], cwd: Path, python: str = sys
 
 
 async def wait_healthy(api: Api, limit: float = 30) -> None:
-    # A new process offers no readiness event: probe /healthz until it answers, or the process dies.
+    """Until the process answers (/healthz)."""
+    await _wait_for(api, "/healthz", "healthy", limit)
+
+
+async def wait_ready(api: Api, limit: float = 30) -> None:
+    """Until the process can serve jobs (/readyz: Redis, its listener, a worker answering)."""
+    await _wait_for(api, "/readyz", "ready", limit)
+
+
+async def _wait_for(api: Api, path: str, what: str, limit: float) -> None:
+    # A new process offers no readiness event: probe `path` until it answers 200, or the process dies.
     async with httpx.AsyncClient() as client:
         deadline = asyncio.get_running_loop().time() + limit
         while True:
             if api.proc.process.poll() is not None:
                 raise RuntimeError(f"{api.proc.name} exited; see {LOGS}/{api.proc.name}.log")
             try:
-                if (await client.get(f"{api.base_url}/healthz")).status_code == 200:
+                if (await client.get(f"{api.base_url}{path}")).status_code == 200:
                     return
             except httpx.TransportError:
                 pass
             if asyncio.get_running_loop().time() > deadline:
-                raise RuntimeError(f"{api.proc.name} not healthy in {limit}s")
+                raise RuntimeError(f"{api.proc.name} not {what} in {limit}s")
             await asyncio.sleep(0.05)

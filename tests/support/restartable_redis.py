@@ -82,4 +82,4 @@ async def two_api_stack(prefix: str, redis: RestartableRedis, cwd: Path, **env: 
 
 async def health_status(api: Api) -> int:
     async with httpx.AsyncClient(timeout=10) as client:
-        return (await client.get(f"{api.base_url}/healthz")).status_code
+        return (await client.get(f"{api.base_url}/readyz")).status_code
