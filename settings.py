@@ -203,6 +203,13 @@ class Settings(BaseSettings):
     readyz_worker_timeout_seconds: float = Field(default=1.0, gt=0)
     readyz_cache_seconds: float = Field(default=2.0, ge=0)
 
+    # --- Metrics ----------------------------------------------------------------------------------
+    # A worker's /metrics (jobs/work/metrics.py): the port its main process serves every pool
+    # process's metrics on, summed (prometheus-client's multiprocess mode, in a directory of its
+    # own); 0: the worker exports nothing. One port per worker on a host.
+    worker_metrics_port: int = Field(default=0, ge=0, le=65535)
+    worker_metrics_host: str = "0.0.0.0"
+
     # --- The demo page (/demo) ------------------------------------------------------------------
     # examples/web at /demo: unset means on in development, off in production. Only a development
     # API hands the page a token (for one shared user); with DEMO=true in production, visitors

@@ -8,7 +8,15 @@ from typing import Any
 from urllib.parse import quote
 
 from celery import Celery
-from celery.signals import setup_logging, task_postrun, task_prerun, worker_ready, worker_shutting_down
+from celery.signals import (
+    setup_logging,
+    task_postrun,
+    task_prerun,
+    worker_init,
+    worker_ready,
+    worker_shutdown,
+    worker_shutting_down,
+)
 
 from jobs.core import logs
 from jobs.core.names import TASK_NAMES, Keys
@@ -139,3 +147,15 @@ def _enter_job_log_context(task_id: str, task: Any, **_: Any) -> None:
 @task_postrun.connect
 def _leave_job_log_context(**_: Any) -> None:
     logs.leave()
+
+
+@worker_init.connect
+def _export_metrics(**_: Any) -> None:
+    # In the worker's main process, before the pool starts (jobs/work/metrics.py says why).
+    settings = get_settings()
+    if not settings.worker_metrics_port:
+        return
+    from jobs.work.metrics import Exporter
+
+    exporter = Exporter(settings.worker_metrics_host, settings.worker_metrics_port)
+    worker_shutdown.connect(lambda **_: exporter.stop(), weak=False)

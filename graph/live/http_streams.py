@@ -26,11 +26,14 @@ from typing import Any, cast
 
 from graphql import GraphQLError
 from redis.exceptions import RedisError
+from strawberry.http import GraphQLHTTPResponse
+from strawberry.http.streaming import JSONEncoder
 from strawberry.types.execution import ExecutionResult, SubscriptionExecutionResult
 
 from graph.context import Context
 from graph.edges.auth import User
 from graph.edges.response_media import GRAPHQL_RESPONSE_JSON, JSON, preferred
+from graph.live import live_metrics
 from graph.live.draining import Draining
 from graph.live.sockets import SocketLease
 from graph.strawberry_private import MultipartSubscriptionTransport, PreExecutionError, SSETransport
@@ -49,10 +52,17 @@ HOW_TO_SUBSCRIBE = (
 )
 
 
+# An HTTP stream's frame is measured as written when it is encoded: in the task that runs the
+# operation (graph/live/live_metrics.py), one frame ahead at most of the response's own write.
 class MultipartStream(MultipartSubscriptionTransport):
     def __init__(self) -> None:
         super().__init__()
         self.heartbeat_interval = get_settings().http_stream_heartbeat_seconds
+
+    def encode_next(self, response: GraphQLHTTPResponse, encode_json: JSONEncoder) -> str:
+        frame = super().encode_next(response, encode_json)
+        live_metrics.written(live_metrics.HTTP)
+        return frame
 
 
 class SseStream(SSETransport):
@@ -61,6 +71,11 @@ class SseStream(SSETransport):
 
     def accepts(self, accept: str) -> bool:
         return preferred(accept, (GRAPHQL_RESPONSE_JSON, JSON, EVENT_STREAM)) == EVENT_STREAM
+
+    def encode_next(self, response: GraphQLHTTPResponse, encode_json: JSONEncoder) -> str:
+        frame = super().encode_next(response, encode_json)
+        live_metrics.written(live_metrics.HTTP)
+        return frame
 
     # Lines end with LF, as graphql-sse's own server writes them: urql splits events on "\n\n"
     # only, and never sees one in Strawberry's CRLF (which the SSE standard allows too).
@@ -94,8 +109,13 @@ async def _guarded(context: Context, results: AsyncGenerator[Any, None]) -> Asyn
                 return
             services = context.services
             leeway = services.settings.jwt_leeway_seconds
-            async for result in _until_expiry(results, user, leeway, services.draining):
-                yield result
+            # One HTTP stream is one connection carrying one subscription.
+            with (
+                live_metrics.OPEN_CONNECTIONS.labels(live_metrics.HTTP).track_inprogress(),
+                live_metrics.LIVE_SUBSCRIPTIONS.labels(live_metrics.HTTP).track_inprogress(),
+            ):
+                async for result in _until_expiry(results, user, leeway, services.draining):
+                    yield result
 
 
 @contextlib.asynccontextmanager

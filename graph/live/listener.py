@@ -27,6 +27,7 @@ from redis.asyncio.client import PubSub
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
+from graph.live import live_metrics
 from jobs.core.errors import ServiceError, SlowSubscriber, Unavailable
 from jobs.core.events import JobEvent, as_text
 
@@ -72,9 +73,12 @@ class Subscriber:
                 raise self._error
             if self._resync:
                 self._resync = False
+                live_metrics.taken(None)
                 return RESYNC
             if self._items:
-                return self._items.popleft()
+                event = self._items.popleft()
+                live_metrics.taken(event.at)
+                return event
             self._wakeup.clear()
             await self._wakeup.wait()
 

@@ -45,6 +45,7 @@ from strawberry.types.unset import UnsetType
 from graph.bounds.persisted_documents import PERSISTED_DOCUMENTS
 from graph.context import Context
 from graph.errors import stream_error
+from graph.live import live_metrics
 from graph.live.compiled_subscription import JobUpdatesPlan, SubscriptionCompiler, next_message_head
 from graph.live.keepalive import Keepalive
 from graph.live.sockets import SocketLease
@@ -84,8 +85,9 @@ class TransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
     async def handle(self) -> None:
         self.on_request_accepted()
         try:
-            while (message := await self._next_message()) is not None:
-                await self.handle_message(message)
+            with live_metrics.OPEN_CONNECTIONS.labels(live_metrics.WEBSOCKET).track_inprogress():
+                while (message := await self._next_message()) is not None:
+                    await self.handle_message(message)
         except WebSocketDisconnected:
             pass
         finally:
@@ -127,6 +129,8 @@ class TransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
             return
         with contextlib.suppress(WebSocketDisconnected):
             await super().send_message(message)
+            if message["type"] == "next":
+                live_metrics.written(live_metrics.WEBSOCKET)
 
     async def _send_text(self, text: str) -> None:
         if not self._open():
@@ -271,12 +275,13 @@ class TransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
         compiler = cast(_CompilingView, self.view).compiler
         plan = compiler.plan(operation.query, operation.operation_name)
         arguments = plan.arguments(self.schema, operation.variables) if plan is not None else None  # type: ignore[arg-type]
-        if plan is None or arguments is None:
-            compiler.general_runs += 1
-            await super().run_operation(operation)
-            return
-        compiler.compiled_runs += 1
-        await self._run_compiled(operation, plan, arguments)
+        with live_metrics.LIVE_SUBSCRIPTIONS.labels(live_metrics.WEBSOCKET).track_inprogress():
+            if plan is None or arguments is None:
+                compiler.general_runs += 1
+                await super().run_operation(operation)
+                return
+            compiler.compiled_runs += 1
+            await self._run_compiled(operation, plan, arguments)
 
     async def _handle_pre_execution_error(
         self, operation: Operation[Context, None], result: PreExecutionError
@@ -299,6 +304,7 @@ class TransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
                     if operation.completed:
                         return
                     await self._send_text(head + plan.payload(event) + "}")
+                    live_metrics.written(live_metrics.WEBSOCKET)
         except Exception as e:
             # As Strawberry ends a subscription whose source raised: one `next` carrying the
             # error, then `complete`.

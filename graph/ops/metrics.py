@@ -1,31 +1,122 @@
-"""`/metrics`: this API process's counters and gauges, in Prometheus's text format."""
+"""`/metrics`: this API process's metrics, in Prometheus's text format (prometheus-client).
+
+Two kinds: metrics the code updates as things happen (open connections, live subscriptions and
+delivery lag in graph/live/live_metrics.py, quota refusals in jobs/core/quotas.py, with
+prometheus-client's process and GC metrics), and figures read when scraped: the listener's,
+the plan cache's and the token verifier's own counts, and from Redis the Celery queue's depth
+and the deployment's unfinished jobs. The workers export theirs apart (jobs/work/metrics.py).
+Every name starts with `cvi_`; labels are bounded (protocol, scope, queue), never a user or a job.
+"""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterator
+
+from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
+from redis.exceptions import RedisError
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse
+from starlette.responses import Response
 
 from graph.context import Services
+from graph.live.compiled_subscription import SubscriptionCompiler
+
+# A scrape must answer even when Redis does not: the Redis figures are then left out.
+REDIS_PROBE_SECONDS = 1.0
+# The sweeper's index (jobs/work/sweeper.py) holds every unfinished job, and finished ones until
+# it next looks at them: those are told apart by their record's state.
+UNFINISHED_LUA = """
+local n = 0
+for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  local state = redis.call('HGET', ARGV[1] .. id, 'state')
+  if state and state ~= 'SUCCEEDED' and state ~= 'FAILED' and state ~= 'CANCELLED' then n = n + 1 end
+end
+return n
+"""
 
 
-async def metrics(request: Request) -> PlainTextResponse:
+class _Snapshot(Collector):
+    """What this process counts by itself, and the Redis figures, as read for one scrape."""
+
+    def __init__(
+        self, services: Services, compiler: SubscriptionCompiler, redis: dict[str, int] | None
+    ) -> None:
+        self._services = services
+        self._compiler = compiler
+        self._redis = redis
+
+    def collect(self) -> Iterator[Metric]:
+        services, compiler = self._services, self._compiler
+        listener, stats = services.listener, services.listener.stats
+        yield _gauge(
+            "cvi_subscriptions", "Live subscriptions of the pub/sub listener.", listener.subscriber_count
+        )
+        yield _gauge("cvi_subscribed_channels", "Pub/sub channels subscribed.", listener.channel_count)
+        yield _gauge(
+            "cvi_listener_connected", "1 while the pub/sub connection is up.", int(listener.connected)
+        )
+        yield _counter("cvi_listener_reconnects", "Pub/sub connections lost and replaced.", stats.reconnects)
+        yield _counter(
+            "cvi_dropped_subscribers", "Subscribers dropped for falling behind.", stats.dropped_subscribers
+        )
+        yield _counter("cvi_pubsub_messages", "Pub/sub messages routed to subscribers.", stats.messages)
+        yield _counter(
+            "cvi_subscriptions_compiled", "jobUpdates operations served from a plan.", compiler.compiled_runs
+        )
+        yield _counter(
+            "cvi_subscriptions_general", "WebSocket operations run by Strawberry.", compiler.general_runs
+        )
+        yield _counter(
+            "cvi_tokens_refused", "Tokens refused: missing, expired or invalid.", services.verifier.refused
+        )
+        yield _counter("cvi_rate_limited", "Calls and jobs refused over a quota.", services.quotas.refused)
+        # Counted against PLAN_CACHE_MAX_BYTES: each plan with the most its rendered events may take.
+        yield _gauge("cvi_plan_cache_bytes", "What the plan cache holds, as charged.", compiler.cache_bytes)
+        yield _gauge(
+            "cvi_plan_cache_entries", "Plans and 'not compilable' verdicts cached.", compiler.cache_entries
+        )
+        if self._redis is not None:
+            depth = GaugeMetricFamily(
+                "cvi_queue_depth", "Tasks waiting in the Celery queue (LLEN).", labels=["queue"]
+            )
+            depth.add_metric([services.keys.queue], self._redis["queue"])
+            yield depth
+            yield _gauge(
+                "cvi_unfinished_jobs",
+                "Jobs queued, running or retrying (this deployment).",
+                self._redis["jobs"],
+            )
+
+
+def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:
+    return GaugeMetricFamily(name, documentation, value=value)
+
+
+def _counter(name: str, documentation: str, value: float) -> CounterMetricFamily:
+    return CounterMetricFamily(name, documentation, value=value)
+
+
+async def _redis_figures(services: Services) -> dict[str, int] | None:
+    # The queue's list as kombu names it: the broker's key prefix, then the queue.
+    prefix = services.celery.conf.broker_transport_options.get("global_keyprefix", "")
+    keys = services.keys
+    unfinished = services.redis.register_script(UNFINISHED_LUA)
+    try:
+        async with asyncio.timeout(REDIS_PROBE_SECONDS):
+            queue = await services.redis.llen(prefix + keys.queue)
+            jobs = await unfinished(keys=[keys.leases], args=[keys.job("")])
+    except (RedisError, OSError, TimeoutError):
+        return None
+    return {"queue": int(queue), "jobs": int(jobs)}
+
+
+async def metrics(request: Request) -> Response:
     services: Services = request.state.services
-    listener, compiler = services.listener, request.app.state.compiler
-    lines = [
-        ("cvi_subscriptions", "gauge", listener.subscriber_count),
-        ("cvi_subscribed_channels", "gauge", listener.channel_count),
-        ("cvi_listener_connected", "gauge", int(listener.connected)),
-        ("cvi_listener_reconnects_total", "counter", listener.stats.reconnects),
-        ("cvi_dropped_subscribers_total", "counter", listener.stats.dropped_subscribers),
-        ("cvi_pubsub_messages_total", "counter", listener.stats.messages),
-        ("cvi_subscriptions_compiled_total", "counter", compiler.compiled_runs),
-        ("cvi_subscriptions_general_total", "counter", compiler.general_runs),
-        ("cvi_tokens_refused_total", "counter", services.verifier.refused),
-        ("cvi_rate_limited_total", "counter", services.quotas.refused),
-        # What the plan cache holds counted against PLAN_CACHE_MAX_BYTES (each plan with the
-        # most its rendered events may take), and its entries (plans and "not compilable").
-        ("cvi_plan_cache_bytes", "gauge", compiler.cache_bytes),
-        ("cvi_plan_cache_entries", "gauge", compiler.cache_entries),
-    ]
-    text = "".join(f"# TYPE {name} {kind}\n{name} {value}\n" for name, kind, value in lines)
-    return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
+    scrape = CollectorRegistry(auto_describe=False)
+    scrape.register(_Snapshot(services, request.app.state.compiler, await _redis_figures(services)))
+    text = generate_latest(REGISTRY) + generate_latest(scrape)
+    return Response(text, media_type=CONTENT_TYPE_LATEST)

@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from functools import partial
 
+from prometheus_client import Counter
 from redis.asyncio import Redis
 
 from jobs.core.errors import RateLimited
@@ -198,6 +199,11 @@ def rate_limited(w: Window, used: int) -> RateLimited:
     )
 
 
+QUOTA_REFUSALS = Counter("cvi_quota_refusals", "Calls and jobs refused over a quota, by scope.", ["scope"])
+for _scope in Scope:
+    QUOTA_REFUSALS.labels(_scope.value)
+
+
 class QuotaService:
     """The API's side: charging a call to its scope, and what is used so far."""
 
@@ -213,10 +219,16 @@ class QuotaService:
         keys, args = charge_args(w)
         try:
             charged(w, await self._charge(keys=keys, args=args))
-        except RateLimited:
-            self.refused += 1
+        except RateLimited as refusal:
+            self.refuse(refusal)
             raise
         return w
+
+    def refuse(self, refusal: RateLimited) -> RateLimited:
+        """`refusal`, counted (by its scope) before it is raised."""
+        self.refused += 1
+        QUOTA_REFUSALS.labels(str(refusal.details.get("scope", "unknown"))).inc()
+        return refusal
 
     def unit(self, scope: Scope, user: str, plan: Plan) -> Charge:
         """One unit of `scope` for `user`, for a job-creation script to charge (graph/domain/launch.py)."""

@@ -8,6 +8,7 @@ the user as a RETRYING event and frees the worker while it waits.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Generator, Iterator
 from typing import Any
 
@@ -17,6 +18,7 @@ from jobs.core.errors import AIError, PermanentAIError, TransientAIError
 from jobs.core.outputs import Usage
 from jobs.engines.advice import split_advice
 from jobs.engines.base import SYSTEM_ROLE, Advice, Finish, ImproveRequest
+from jobs.work.metrics import worker_metrics
 from settings import Settings
 
 
@@ -46,6 +48,22 @@ class OpenAIEngine:
             answer.close()  # closes the HTTP stream: a cancelled job stops costing at once
 
     def _answer(self, request: ImproveRequest) -> Generator[str | Usage | Finish, None, None]:
+        """The request, measured: its latency (to the end of the answer, or the error), its
+        error's code, its tokens. An answer abandoned midway (a cancelled job) is not measured."""
+        metrics, began = worker_metrics(), time.monotonic()
+        try:
+            for item in self._request(request):
+                if isinstance(item, Usage):
+                    metrics.model_input_tokens.inc(item.prompt_tokens)
+                    metrics.model_output_tokens.inc(item.completion_tokens)
+                yield item
+        except AIError as e:
+            metrics.model_errors.labels(e.code).inc()
+            metrics.model_latency.labels(e.code).observe(time.monotonic() - began)
+            raise
+        metrics.model_latency.labels("").observe(time.monotonic() - began)
+
+    def _request(self, request: ImproveRequest) -> Generator[str | Usage | Finish, None, None]:
         try:
             stream = self._client.chat.completions.create(
                 model=self._model,

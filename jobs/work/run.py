@@ -35,6 +35,7 @@ from jobs.core.names import ACTIVE_STATES, FIRST_STAGE, EventType, JobState, Key
 from jobs.core.outcome import Outcome
 from jobs.core.records import JobRecord
 from jobs.work.lease import Lease, LeaseHeld
+from jobs.work.metrics import worker_metrics
 
 WORKER_LOST = "WORKER_LOST"
 # What a write that may not have reached Redis raises: the outcome is unknown until Redis answers.
@@ -66,6 +67,7 @@ class JobRun:
         self._retry_seconds = retry_seconds
         self._last_seq = 0
         self.job_id = job_id
+        self.kind = "unknown"  # the job's kind once loaded, for the metrics
         self.token = uuid.uuid4().hex
         self.lease = Lease(redis, keys, job_id, lease_seconds)
 
@@ -81,6 +83,7 @@ class JobRun:
         if record is None or record.state.terminal:
             return None
         self._last_seq = record.seq
+        self.kind = record.kind.value
         if record.state is JobState.RUNNING and (left := self.lease.left()) > 0:
             raise LeaseHeld(self.job_id, left)
         if record.state is JobState.RUNNING and record.redeliveries >= max_redeliveries:
@@ -90,7 +93,7 @@ class JobRun:
             )
             return None
         try:
-            self._emit(
+            started = self._emit(
                 Change(
                     type=EventType.STARTED,
                     require=[JobState.QUEUED, JobState.RETRYING, JobState.RUNNING],
@@ -108,6 +111,11 @@ class JobRun:
             )
         except JobClosed:
             return None
+        metrics = worker_metrics()
+        if record.attempts == 0:
+            metrics.queue_wait.labels(self.kind).observe(max(0.0, started.at - record.created_at))
+        if record.state is JobState.RUNNING:  # its worker was lost while running it
+            metrics.redeliveries.labels(self.kind).inc()
         self.lease.renew(self.token)
         return self.load()
 
@@ -120,13 +128,14 @@ class JobRun:
     def retrying(self, error: ErrorInfo, delay: float, attempt: int) -> JobEvent:
         message = f"{error.message}; retry {attempt} in {delay:.1f}s"
         event = self._running(EventType.RETRYING, state=JobState.RETRYING, error=error, message=message)
+        worker_metrics().retries.labels(self.kind).inc()
         # The retry's task is due after `delay`: the job is held that long, not swept as lost.
         self.lease.renew(self.token, extra=delay, retrying=True)
         return event
 
     def succeed(self, outcome: Outcome) -> JobEvent:
         """The job's success, with its outputs written in the same atomic step."""
-        return self._running(
+        event = self._running(
             EventType.SUCCEEDED,
             state=JobState.SUCCEEDED,
             progress=100,
@@ -135,13 +144,22 @@ class JobRun:
             fields={"result": json.dumps(outcome.result)},
             writes=outcome.writes,
         )
+        self.count_end(JobState.SUCCEEDED)
+        return event
 
     def fail(self, error: ErrorInfo) -> JobEvent:
-        return self._emit(failure(error, require=[JobState.RUNNING], runner=self.token))
+        event = self._emit(failure(error, require=[JobState.RUNNING], runner=self.token))
+        self.count_end(JobState.FAILED, error.code)
+        return event
+
+    def count_end(self, state: JobState, code: str = "") -> None:
+        """The job ended (as this run wrote, or as it found when stopped) in `state`."""
+        worker_metrics().jobs.labels(self.kind, state.value, code).inc()
 
     def _emit_unfenced_failure(self, error: ErrorInfo) -> None:
         with contextlib.suppress(JobClosed):
             self._emit(failure(error, require=ACTIVE_STATES))
+            self.count_end(JobState.FAILED, error.code)
 
     def _running(self, type_: EventType, **changes: object) -> JobEvent:
         """A write of this run, valid only while the job is RUNNING and still this run's."""

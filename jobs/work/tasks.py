@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -19,7 +20,7 @@ from jobs.celery import celery
 from jobs.core import logs
 from jobs.core.errors import JobClosed, PermanentAIError, Superseded, TransientAIError, WorkFailed
 from jobs.core.events import ErrorInfo
-from jobs.core.names import TASK_NAMES, JobKind
+from jobs.core.names import TASK_NAMES, JobKind, JobState
 from jobs.core.outcome import Outcome
 from jobs.core.records import JobRecord
 from jobs.work.analyze_cv import analyze_cv
@@ -27,6 +28,7 @@ from jobs.work.context import WorkerContext, worker_context
 from jobs.work.extract_resume import extract_resume
 from jobs.work.improve_cv import improve_cv
 from jobs.work.lease import LeaseHeld
+from jobs.work.metrics import worker_metrics
 from jobs.work.render_pdf import render_response_pdf
 from jobs.work.run import LOST_CONNECTION, JobRun
 from settings import Settings
@@ -74,36 +76,53 @@ def _run_job(task: Task[Any, Any], job_id: str, work: Work) -> None:
         log.info("job %s: nothing to do (missing, finished or given up)", job_id)
         return
     logs.add(user_hash=logs.user_hash(record.owner))
+    began, outcome = time.monotonic(), "failed"
     with run.lease.kept(run.token):
         try:
             run.succeed(work(run, ctx, record))
+            outcome = "succeeded"
         except (JobClosed, Superseded) as e:
             log.info("job %s: stopped: %s", job_id, e)
+            outcome = "stopped"
+            _count_if_cancelled(run)
         except LOST_CONNECTION as e:
             # Redis stayed away longer than REDIS_RETRY_SECONDS: the job's lease lapses, and the
             # sweeper (jobs/work/sweeper.py) sends its task again once Redis is back.
             log.error("job %s: Redis unreachable (%s); left to the sweeper", job_id, e)
+            outcome = "redis_lost"
         except TransientAIError as e:
-            _retry_or_fail(task, run, e, ctx.settings)
+            outcome = "retrying"  # unless it returns: task.retry raises
+            outcome = _retry_or_fail(task, run, e, ctx.settings)
         except (PermanentAIError, WorkFailed) as e:
             _end_quietly(run, ErrorInfo(e.code, e.message))
         except Exception as e:
             log.exception("job %s failed", job_id)
             _end_quietly(run, ErrorInfo("INTERNAL", f"the job failed unexpectedly ({type(e).__name__})"))
+        finally:
+            worker_metrics().run_time.labels(run.kind, outcome).observe(time.monotonic() - began)
 
 
-def _retry_or_fail(task: Task[Any, Any], run: JobRun, error: TransientAIError, settings: Settings) -> None:
+def _count_if_cancelled(run: JobRun) -> None:
+    # A cancel is the API's write; the worker sees it when it stops the job's run.
+    with contextlib.suppress(*LOST_CONNECTION):
+        record = run.load()
+        if record is not None and record.state is JobState.CANCELLED:
+            run.count_end(JobState.CANCELLED)
+
+
+def _retry_or_fail(task: Task[Any, Any], run: JobRun, error: TransientAIError, settings: Settings) -> str:
+    """How the run ended: failed (out of retries), stopped; or it raises Celery's Retry."""
     retries = task.request.retries
     if retries >= settings.ai_max_retries:
         _end_quietly(run, ErrorInfo(error.code, f"{error.message} (gave up after {retries + 1} attempts)"))
-        return
+        return "failed"
     backoff = min(settings.ai_retry_base_seconds * 2**retries, settings.ai_retry_max_seconds)
     # The server's Retry-After wins over our own backoff (capped, so a bad header cannot park a job).
     delay = backoff if error.retry_after is None else min(error.retry_after, settings.ai_retry_max_seconds)
     try:
         run.retrying(ErrorInfo(error.code, error.message), delay, retries + 1)
     except (JobClosed, Superseded):
-        return
+        return "stopped"
     raise task.retry(countdown=delay, exc=error)
 
 
