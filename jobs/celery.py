@@ -9,6 +9,7 @@ from urllib.parse import quote
 
 from celery import Celery
 from celery.signals import (
+    celeryd_init,
     setup_logging,
     task_postrun,
     task_prerun,
@@ -147,6 +148,16 @@ def _enter_job_log_context(task_id: str, task: Any, **_: Any) -> None:
 @task_postrun.connect
 def _leave_job_log_context(**_: Any) -> None:
     logs.leave()
+
+
+@celeryd_init.connect
+def _log_from_the_start(instance: Any, **_: Any) -> None:
+    # Before the worker's first warnings (setup_logging comes later): they are records too.
+    settings = get_settings()
+    logs.configure(settings)
+    # The banner is printed, not logged: a pipeline reading JSON lines would choke on it.
+    if settings.log_format == "json":
+        instance.quiet = True
 
 
 @worker_init.connect

@@ -21,7 +21,7 @@ from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from settings import Settings
@@ -96,7 +96,7 @@ class _WithContext(logging.Filter):
         return True
 
 
-class _NoQueryStrings(logging.Filter):
+class NoQueryStrings(logging.Filter):
     """uvicorn's access line without the query string: `GET /graphql?query=...&variables=...`
     would put a caller's variables (and any token a client put in a URL) in the log."""
 
@@ -124,16 +124,21 @@ class JsonLines(logging.Formatter):
         return json.dumps(line, ensure_ascii=False, default=str)
 
 
+def handler_for(log_format: str, stream: IO[str]) -> logging.Handler:
+    """A handler writing to `stream` in `log_format` (json or text), each record with its context."""
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(_WithContext())
+    handler.setFormatter(JsonLines() if log_format == "json" else logging.Formatter(_TEXT_FORMAT))
+    return handler
+
+
 def configure(settings: Settings, level: int | str = logging.INFO) -> None:
     """One handler on the root logger (stderr), in LOG_FORMAT; uvicorn's loggers sent to it.
     Called again, it replaces what it set before."""
     global _user_hash_key
     if settings.log_user_hash_key is not None:
         _user_hash_key = settings.log_user_hash_key.get_secret_value().encode()
-    handler = logging.StreamHandler(sys.stderr)
-    handler.addFilter(_WithContext())
-    json_lines = settings.log_format == "json"
-    handler.setFormatter(JsonLines() if json_lines else logging.Formatter(_TEXT_FORMAT))
+    handler = handler_for(settings.log_format, sys.stderr)
     root = logging.getLogger()
     for old in root.handlers[:]:
         root.removeHandler(old)
@@ -146,6 +151,6 @@ def configure(settings: Settings, level: int | str = logging.INFO) -> None:
             logger.removeHandler(old)
         logger.propagate = True
     access = logging.getLogger("uvicorn.access")
-    if not any(isinstance(f, _NoQueryStrings) for f in access.filters):
-        access.addFilter(_NoQueryStrings())
+    if not any(isinstance(f, NoQueryStrings) for f in access.filters):
+        access.addFilter(NoQueryStrings())
     logging.captureWarnings(True)
