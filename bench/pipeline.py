@@ -6,7 +6,8 @@ phases, each with fresh jobs and subscriptions:
 
 - steady: the jobs reach the worker at a fixed rate (`--release-rate` jobs/s, 50 by default), as work arrives
   in production; prints the event latency from the worker's publish (the event's `at`, Redis
-  server time) to client receipt, p50 / p99 / max.
+  server time) to client receipt, p50 / p99 / max; next to it, the same quantiles from the API's
+  own histogram (cvi_event_delivery_lag_seconds: to the frame written, interpolated in its buckets).
 - burst: all jobs (`--burst-jobs`, 50 by default: 20 subscribers each) reach the worker at
   once; prints how many events/s the one API process delivered, its CPU per delivered event,
   and jobs/s completed. Fewer jobs than subscriptions' worth keeps the two worker processes
@@ -37,8 +38,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+import httpx
 import uvloop
 import websockets
+from prometheus_client.parser import text_string_to_metric_families
 from redis.asyncio import Redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -122,6 +125,32 @@ def wait_ready(env: dict[str, str], name: str) -> None:
     raise RuntimeError(f"{name} did not answer a ping")
 
 
+async def lag_buckets(api: Api) -> dict[float, float]:
+    """The API's delivery-lag histogram over WebSocket: cumulative count per upper bound."""
+    async with httpx.AsyncClient() as client:
+        text = (await client.get(f"{api.base_url}/metrics")).text
+    return {
+        float(sample.labels["le"]): sample.value
+        for family in text_string_to_metric_families(text)
+        if family.name == "cvi_event_delivery_lag_seconds"
+        for sample in family.samples
+        if sample.name.endswith("_bucket") and sample.labels["protocol"] == "websocket"
+    }
+
+
+def bucket_quantile(buckets: dict[float, float], q: float) -> float:
+    """As Prometheus's histogram_quantile: linear within the bucket the rank falls in."""
+    rank, lower, below = q * buckets[float("inf")], 0.0, 0.0
+    for bound in sorted(buckets):
+        count = buckets[bound]
+        if count >= rank:
+            if bound == float("inf"):
+                return lower
+            return lower + (bound - lower) * (rank - below) / (count - below) if count > below else bound
+        lower, below = bound, count
+    return lower
+
+
 async def phase(
     name: str, api: Api, env: dict[str, str], data: Path, args, jobs: int, rate: float | None
 ) -> None:
@@ -140,16 +169,23 @@ async def phase(
     try:
         # A booting worker competes for the cores; measure from when it answers.
         await asyncio.to_thread(wait_ready, env, f"bench-{name}-worker")
+        lag_before = await lag_buckets(api)
         cpu_before, client_before = cpu_seconds(api.proc.pid), time.process_time()
         released = time.time()
         await release(redis, jobs, rate)
         await asyncio.gather(*drains)
         api_cpu = cpu_seconds(api.proc.pid) - cpu_before
         client_cpu = time.process_time() - client_before
+        lag = {bound: count - lag_before[bound] for bound, count in (await lag_buckets(api)).items()}
     finally:
         await worker.stop()
         await redis.aclose()
     report(name, args, jobs, rate, receipts, released, api_cpu, client_cpu, rss_after - rss_before, rss_after)
+    p50, p99 = (bucket_quantile(lag, q) * 1000 for q in (0.5, 0.99))
+    print(
+        f"API histogram p50 / p99  {p50:.1f} / {p99:.1f} ms "
+        f"({lag[float('inf')]:.0f} frames; publish -> frame written, by its buckets)"
+    )
 
 
 def report(name, args, jobs, rate, receipts: Receipts, released, api_cpu, client_cpu, rss_delta, rss) -> None:
