@@ -2,14 +2,16 @@
 prometheus-client's own parser and checked against what the flow did.
 
 Four jobs are queued before any worker runs (so the queue depth is known), each watched over a
-WebSocket from its first frame (so every later frame is a live delivery): one succeeds, one fails
-on a model error, one is retried after a transient error and succeeds, one is cancelled while
-the model streams."""
+WebSocket from its first frame (so every later frame is a live delivery), the first one over SSE
+too: one succeeds, one fails on a model error, one is retried after a transient error and
+succeeds, one is cancelled while the model streams."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import json
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -19,8 +21,17 @@ from prometheus_client.parser import text_string_to_metric_families
 from devstack.redis_server import free_port
 from tests.conftest import ai_env, api_alone, stack_env
 from tests.samples import CV
+from tests.support.auth import authorization
 from tests.support.fake_openai import Fail, FakeOpenAI, Stream
-from tests.support.gql import GraphQLErrors, Subscription, cancel_job, execute, improve_cv, subscribe
+from tests.support.gql import (
+    JOB_UPDATES,
+    GraphQLErrors,
+    Subscription,
+    cancel_job,
+    execute,
+    improve_cv,
+    subscribe,
+)
 from tests.support.processes import start_worker
 
 REWRITE = "# Jane Doe\n\n## Experience\n\n- Led the billing service in Python.\n" * 10
@@ -37,6 +48,30 @@ async def scrape(url: str) -> Samples:
         for family in text_string_to_metric_families(response.text)
         for sample in family.samples
     }
+
+
+@asynccontextmanager
+async def sse_stream(url: str, job_id: str) -> AsyncIterator[AsyncIterator[dict[str, Any]]]:
+    """`jobUpdates` over SSE (graphql-sse's distinct connections): its events, to `complete`."""
+    body = {"query": JOB_UPDATES, "variables": {"j": job_id, "a": None}}
+    headers = {"Accept": "text/event-stream", **authorization(None)}
+    async with (
+        httpx.AsyncClient(timeout=30) as client,
+        client.stream("POST", url, json=body, headers=headers) as response,
+    ):
+        yield _next_events(response)
+
+
+async def _next_events(response: httpx.Response) -> AsyncIterator[dict[str, Any]]:
+    buffer = ""
+    async for chunk in response.aiter_text():
+        buffer += chunk
+        while "\n\n" in buffer:
+            block, buffer = buffer.split("\n\n", 1)
+            if block.startswith("event: next"):
+                yield json.loads(block.split("data: ", 1)[1])["data"]["jobUpdates"]
+            elif block.startswith("event: complete"):
+                return
 
 
 def value(samples: Samples, name: str, **labels: str) -> float:
@@ -60,8 +95,8 @@ def tokens_of(fake_openai: FakeOpenAI, name: str, answered: int, text: str) -> t
 
 
 async def until(probe: Callable[[], Any], check: Callable[[Any], bool], probes: int = 400) -> Any:
-    """The first of `probe()`'s answers that passes `check`. A worker's bookkeeping after a job's
-    end (its run's histogram) offers no event a client can await, so it is probed."""
+    """The first of `probe()`'s answers that passes `check`, for what offers no event a client
+    can await (a worker's bookkeeping after a job's end, a server's after a socket's)."""
     for _ in range(probes):
         if check(answer := await probe()):
             return answer
@@ -95,13 +130,17 @@ async def test_the_api_and_a_prefork_worker_report_what_a_flow_did(redis_server,
             subscribe(api.ws_url, jobs["m-auth"]["id"]) as auth,
             subscribe(api.ws_url, jobs["m-retry"]["id"]) as retry,
             subscribe(api.ws_url, jobs["m-cancel"]["id"]) as cancel,
+            sse_stream(api.http_url, jobs["m-ok"]["id"]) as sse,
         ):
             subs: list[Subscription] = [ok, auth, retry, cancel]
             # The first frame of each is the job's state read from the log: not a live delivery.
             frames = {id(sub): await sub.take(1) for sub in subs}
+            sse_frames = [await anext(sse)]
             live = await scrape(metrics_url)
             assert value(live, "cvi_open_connections", protocol="websocket") == 4
             assert value(live, "cvi_live_subscriptions", protocol="websocket") == 4
+            assert value(live, "cvi_open_connections", protocol="http") == 1
+            assert value(live, "cvi_live_subscriptions", protocol="http") == 1
             assert value(live, "cvi_event_delivery_lag_seconds_count", protocol="websocket") == 0
 
             worker = start_worker(
@@ -116,6 +155,7 @@ async def test_the_api_and_a_prefork_worker_report_what_a_flow_did(redis_server,
                 paused.gate.set()
                 frames[id(cancel)] += await cancel.until_complete()
                 await fake_openai.wait_abandoned("m-cancel")
+                sse_frames += [event async for event in sse]
 
                 worker_url = f"http://127.0.0.1:{port}/metrics"
                 # Five runs: three jobs, the retried one twice; the cancelled one's ends as it stops.
@@ -125,17 +165,24 @@ async def test_the_api_and_a_prefork_worker_report_what_a_flow_did(redis_server,
             finally:
                 await worker.stop()
         delivered = sum(len(events) - 1 for events in frames.values())
-        after = await scrape(metrics_url)
+        # A server's clean-up after a socket's end offers no event either.
+        after = await until(
+            lambda: scrape(metrics_url),
+            lambda s: value(s, "cvi_open_connections", protocol="websocket") == 0,
+        )
 
     assert [frames[id(sub)][-1]["type"] for sub in subs] == ["SUCCEEDED", "FAILED", "SUCCEEDED", "CANCELLED"]
 
     # The API: every live frame measured once, the queue drained, the sockets gone.
     assert value(after, "cvi_event_delivery_lag_seconds_count", protocol="websocket") == delivered
-    assert value(after, "cvi_event_delivery_lag_seconds_count", protocol="http") == 0
+    assert sse_frames == frames[id(ok)]
+    assert value(after, "cvi_event_delivery_lag_seconds_count", protocol="http") == len(sse_frames) - 1
     assert value(after, "cvi_queue_depth", queue=f"{prefix}.jobs") == 0
     assert value(after, "cvi_unfinished_jobs") == 0
     assert value(after, "cvi_open_connections", protocol="websocket") == 0
     assert value(after, "cvi_live_subscriptions", protocol="websocket") == 0
+    assert value(after, "cvi_open_connections", protocol="http") == 0
+    assert value(after, "cvi_live_subscriptions", protocol="http") == 0
     assert value(after, "cvi_subscriptions_compiled_total") == 4
 
     # The worker: jobs by kind, state and code; its runs by outcome; the model's side.
