@@ -1,5 +1,5 @@
-"""Issue 11, point 1: the API's and a prefork worker's /metrics after a full flow, read with
-prometheus-client's own parser and checked against what the flow did.
+"""Issue 11, point 1: the API's and a worker's /metrics (prefork and threads pools) after a full
+flow, read with prometheus-client's own parser and checked against what the flow did.
 
 Four jobs are queued before any worker runs (so the queue depth is known), each watched over a
 WebSocket from its first frame (so every later frame is a live delivery), the first one over SSE
@@ -104,16 +104,19 @@ async def until(probe: Callable[[], Any], check: Callable[[Any], bool], probes: 
     raise AssertionError(f"never reached: {answer}")
 
 
-async def test_the_api_and_a_prefork_worker_report_what_a_flow_did(redis_server, workdir, fake_openai):
-    prefix, port = "t-metrics", free_port()
+@pytest.mark.parametrize("pool", ["prefork", "threads"])
+async def test_the_api_and_a_worker_report_what_a_flow_did(redis_server, workdir, fake_openai, pool):
+    prefix, port = f"t-metrics-{pool}", free_port()
     env = {**ai_env(fake_openai, AI_RETRY_BASE_SECONDS="0.05"), "WORKER_METRICS_PORT": str(port)}
     paused = Stream(REWRITE * 4, chunk=20, pause_after=4, interval=0.002)
-    scripts = {
-        "m-ok": fake_openai.script("m-ok", Stream(REWRITE)),
-        "m-auth": fake_openai.script("m-auth", Fail(401, error_code="invalid_api_key")),
-        "m-retry": fake_openai.script("m-retry", Fail(503), Stream(REWRITE)),
-        "m-cancel": fake_openai.script("m-cancel", paused),
+    # Scenarios of this pool's own: the fake server counts each one's requests.
+    scripted = {
+        "m-ok": [Stream(REWRITE)],
+        "m-auth": [Fail(401, error_code="invalid_api_key")],
+        "m-retry": [Fail(503), Stream(REWRITE)],
+        "m-cancel": [paused],
     }
+    scripts = {name: fake_openai.script(f"{name}-{pool}", *script) for name, script in scripted.items()}
     async with api_alone(prefix, redis_server.url, workdir, **env) as api:
         metrics_url = f"http://127.0.0.1:{api.port}/metrics"
         with pytest.raises(GraphQLErrors):
@@ -144,7 +147,7 @@ async def test_the_api_and_a_prefork_worker_report_what_a_flow_did(redis_server,
             assert value(live, "cvi_event_delivery_lag_seconds_count", protocol="websocket") == 0
 
             worker = start_worker(
-                f"{prefix}-worker", {**stack_env(redis_server.url, prefix), **env}, workdir, "prefork", 4
+                f"{prefix}-worker", {**stack_env(redis_server.url, prefix), **env}, workdir, pool, 4
             )
             try:
                 for sub in (ok, auth, retry):
@@ -154,7 +157,7 @@ async def test_the_api_and_a_prefork_worker_report_what_a_flow_did(redis_server,
                 assert (await cancel_job(api.http_url, jobs["m-cancel"]["id"]))["state"] == "CANCELLED"
                 paused.gate.set()
                 frames[id(cancel)] += await cancel.until_complete()
-                await fake_openai.wait_abandoned("m-cancel")
+                await fake_openai.wait_abandoned(f"m-cancel-{pool}")
                 sse_frames += [event async for event in sse]
 
                 worker_url = f"http://127.0.0.1:{port}/metrics"
@@ -202,8 +205,8 @@ async def test_the_api_and_a_prefork_worker_report_what_a_flow_did(redis_server,
     # Measured to the end of each answer or error; the cancelled job's answer was abandoned.
     assert value(ran, "cvi_model_request_seconds_count", code="") == 2
     assert value(ran, "cvi_model_request_seconds_count", code="AI_AUTH") == 1
-    ok_in, ok_out = tokens_of(fake_openai, "m-ok", 1, REWRITE)
-    retry_in, retry_out = tokens_of(fake_openai, "m-retry", 1, REWRITE)
+    ok_in, ok_out = tokens_of(fake_openai, f"m-ok-{pool}", 1, REWRITE)
+    retry_in, retry_out = tokens_of(fake_openai, f"m-retry-{pool}", 1, REWRITE)
     assert value(ran, "cvi_model_input_tokens_total") == ok_in + retry_in
     assert value(ran, "cvi_model_output_tokens_total") == ok_out + retry_out
 
