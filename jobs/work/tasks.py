@@ -67,7 +67,8 @@ def _run_job(task: Task[Any, Any], job_id: str, work: Work) -> None:
         # A copy a broker reconnect restored while the job's runner is alive: not a lost worker.
         # Looked at again once the lease could have lapsed; by then the job has usually ended.
         log.info("job %s: %s; checking again then", job_id, held)
-        task.apply_async(args=(job_id,), countdown=held.seconds + 0.5)
+        again = {logs.REQUEST_ID_HEADER: logs.current("request_id")}
+        task.apply_async(args=(job_id,), countdown=held.seconds + 0.5, headers=again)
         return
     except LOST_CONNECTION as e:
         # Not acknowledged: the broker hands the task out again once Redis is back.
