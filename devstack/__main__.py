@@ -84,7 +84,7 @@ def main() -> int:
     redis: RedisServer | None = None
     children: list[tuple[str, subprocess.Popen[bytes], float]] = []
     try:
-        if "redis_url" not in settings.model_fields_set:
+        if "redis_url" not in settings.model_fields_set and not settings.redis_sentinel_addresses:
             redis = _start_embedded_redis(settings.data_dir)
             env["REDIS_URL"] = redis.url
         _start_services(settings, env, children)
