@@ -77,7 +77,8 @@ async def metric(base_url: str, name: str) -> int:
     """One counter or gauge of the API's /metrics."""
     async with httpx.AsyncClient() as client:
         text = (await client.get(f"{base_url}/metrics")).text
-    return int(next(line.split()[1] for line in text.splitlines() if line.startswith(f"{name} ")))
+    # prometheus-client writes every value as a float ("3.0").
+    return int(float(next(line.split()[1] for line in text.splitlines() if line.startswith(f"{name} "))))
 
 
 def connection_init(token: str | None = None) -> str:
