@@ -74,6 +74,8 @@ async def test_fifty_concurrent_requests_at_the_limit_let_only_the_limit_through
 ):
     Caller.become(own_caller, "Free")
     refused_before = await metric(offline_stack.api.base_url, "cvi_rate_limited_total")
+    by_scope = 'cvi_quota_refusals_total{scope="AI_IMPROVEMENTS"}'
+    by_scope_before = await metric(offline_stack.api.base_url, by_scope, absent=0)
     results = await asyncio.gather(
         *(improve_cv(offline_stack.http, CV) for _ in range(50)), return_exceptions=True
     )
@@ -83,6 +85,7 @@ async def test_fifty_concurrent_requests_at_the_limit_let_only_the_limit_through
     assert {code for r in refused for code in r.codes} == {"RATE_LIMITED"}
     assert await _jobs_of(redis, offline_stack.prefix, own_caller) == 3
     assert await metric(offline_stack.api.base_url, "cvi_rate_limited_total") == refused_before + 47
+    assert await metric(offline_stack.api.base_url, by_scope) == by_scope_before + 47
 
 
 async def test_questionnaires_have_their_own_daily_quota(offline_stack, own_caller):

@@ -74,8 +74,7 @@ async def _start_job(
             active_limit=services.settings.max_active_jobs_per_user,
         )
     except QuotaRefused as e:
-        services.quotas.refused += 1
-        raise charges[e.index].refusal(e.used) from None
+        raise services.quotas.refuse(charges[e.index].refusal(e.used)) from None
     with logs.bound(job_id=record.id, job_kind=kind.value, user_hash=logs.user_hash(user.id)):
         try:
             if before_enqueue is not None:

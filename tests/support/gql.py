@@ -73,12 +73,16 @@ async def cancel_job(url: str, job_id: str) -> dict[str, Any]:
     return (await execute(url, query, {"id": job_id}))["cancelJob"]
 
 
-async def metric(base_url: str, name: str) -> int:
-    """One counter or gauge of the API's /metrics."""
+async def metric(base_url: str, name: str, absent: int | None = None) -> int:
+    """One counter or gauge of the API's /metrics (a labelled one as `name{label="value"}`);
+    `absent` is its value while it has no sample yet (a labelled counter before its first count)."""
     async with httpx.AsyncClient() as client:
         text = (await client.get(f"{base_url}/metrics")).text
+    values = [line.split()[-1] for line in text.splitlines() if line.startswith(f"{name} ")]
+    if not values and absent is not None:
+        return absent
     # prometheus-client writes every value as a float ("3.0").
-    return int(float(next(line.split()[1] for line in text.splitlines() if line.startswith(f"{name} "))))
+    return int(float(values[0]))
 
 
 def connection_init(token: str | None = None) -> str:
