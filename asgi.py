@@ -20,6 +20,7 @@ from starlette.staticfiles import StaticFiles
 
 from graph.context import Services
 from graph.domain.cv_store import CvStore
+from graph.domain.export import download_export
 from graph.domain.job_store import JobStore
 from graph.domain.pdfs import download_pdf
 from graph.edges.auth import TokenVerifier
@@ -113,6 +114,7 @@ def create_app() -> Starlette:
             Route("/graphql", http_graphql),
             WebSocketRoute("/graphql", graphql),
             Route("/downloads/pdf/{pdf_id}", download_pdf),
+            Route("/downloads/export/{job_id}", download_export),
             Route("/healthz", healthz),
             Route("/readyz", readyz(settings)),
             Route("/metrics", metrics),

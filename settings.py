@@ -210,6 +210,14 @@ class Settings(BaseSettings):
     worker_metrics_port: int = Field(default=0, ge=0, le=65535)
     worker_metrics_host: str = "0.0.0.0"
 
+    # --- Personal data: exports (exportMyData) ------------------------------------------------------
+    # EXPORT jobs a user may start per UTC day (each scans the deployment's keys once).
+    exports_per_day: int = Field(default=3, ge=0)
+    # The bytes an export may hold (its JSON document, the uploaded files and the PDFs, before
+    # compression); past it the job fails with EXPORT_TOO_LARGE. The zip lives in Redis this long.
+    export_max_bytes: int = Field(default=128 * 1024 * 1024, gt=0)
+    export_ttl_seconds: int = Field(default=3600, gt=0)
+
     # --- The demo page (/demo) ------------------------------------------------------------------
     # examples/web at /demo: unset means on in development, off in production. Only a development
     # API hands the page a token (for one shared user); with DEMO=true in production, visitors

@@ -19,6 +19,7 @@ from graph.bounds.persisted_documents import PERSISTED_DOCUMENTS, REQUESTED_DOCU
 from graph.bounds.read_budget import ReadBudgetLimiter
 from graph.context import Context
 from graph.domain.analyses import AnalysisMutation, AnalysisQuery
+from graph.domain.export import ExportMutation
 from graph.domain.mutations import Mutation as JobMutation
 from graph.domain.pdfs import PdfMutation
 from graph.domain.queries import Query as JobQuery
@@ -32,7 +33,8 @@ from settings import get_settings
 
 Query = merge_types("Query", (JobQuery, QuestionnaireQuery, AnalysisQuery, AccountQuery))
 Mutation = merge_types(
-    "Mutation", (JobMutation, QuestionnaireMutation, ResumeMutation, AnalysisMutation, PdfMutation)
+    "Mutation",
+    (JobMutation, QuestionnaireMutation, ResumeMutation, AnalysisMutation, PdfMutation, ExportMutation),
 )
 
 

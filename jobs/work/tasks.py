@@ -25,6 +25,7 @@ from jobs.core.outcome import Outcome
 from jobs.core.records import JobRecord
 from jobs.work.analyze_cv import analyze_cv
 from jobs.work.context import WorkerContext, worker_context
+from jobs.work.export_data import export_data
 from jobs.work.extract_resume import extract_resume
 from jobs.work.improve_cv import improve_cv
 from jobs.work.lease import LeaseHeld
@@ -56,6 +57,11 @@ def analyze_cv_task(self: Task[Any, Any], job_id: str) -> None:
 @celery.task(bind=True, name=TASK_NAMES[JobKind.RENDER_PDF], max_retries=None)
 def render_pdf_task(self: Task[Any, Any], job_id: str) -> None:
     _run_job(self, job_id, render_response_pdf)
+
+
+@celery.task(bind=True, name=TASK_NAMES[JobKind.EXPORT], max_retries=None)
+def export_data_task(self: Task[Any, Any], job_id: str) -> None:
+    _run_job(self, job_id, export_data)
 
 
 def _run_job(task: Task[Any, Any], job_id: str, work: Work) -> None:
