@@ -218,6 +218,23 @@ class Settings(BaseSettings):
     export_max_bytes: int = Field(default=128 * 1024 * 1024, gt=0)
     export_ttl_seconds: int = Field(default=3600, gt=0)
 
+    # --- Personal data: deletes, erasure (deleteMyData) and retention --------------------------------
+    # After deleteMyData, ask Redis to rewrite its AOF (BGREWRITEAOF) so the file on disk no longer
+    # holds what was erased; unset means on in development (the embedded Redis of `make run`), off
+    # in production, where the operator owns Redis and its backups (README "Personal data").
+    erase_rewrites_aof: bool | None = None
+    # Finished jobs, their outputs and the uploads they read are erased this many days after they
+    # finished (fractions allowed: tests use seconds); unset keeps them until their owner deletes them.
+    retention_days: float | None = Field(default=None, gt=0)
+    # How often Celery beat runs the retention sweep (jobs/work/retention.py).
+    retention_interval_seconds: float = Field(default=3600.0, gt=0)
+
+    @property
+    def rewrites_aof_after_erase(self) -> bool:
+        if self.erase_rewrites_aof is None:
+            return self.env == "development"
+        return self.erase_rewrites_aof
+
     # --- The demo page (/demo) ------------------------------------------------------------------
     # examples/web at /demo: unset means on in development, off in production. Only a development
     # API hands the page a token (for one shared user); with DEMO=true in production, visitors

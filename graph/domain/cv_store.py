@@ -86,32 +86,6 @@ class CvStore:
         items = [Questionnaire.from_hash(raw) for raw in raws if raw]
         return Page(items, has_next=len(members) > first, end_cursor=members[len(ids) - 1] if ids else None)
 
-    async def delete(self, owner: str, questionnaire_id: str) -> None:
-        """The questionnaire and everything made from it: upload, responses, PDFs, analyses."""
-        questionnaire = await self.questionnaire(owner, questionnaire_id)
-        keys = self._keys
-        response_ids = await self._ids(keys.questionnaire_responses(questionnaire_id))
-        analysis_ids = await self._ids(keys.questionnaire_analyses(questionnaire_id))
-        doomed = [keys.questionnaire(questionnaire_id), keys.questionnaire_responses(questionnaire_id)]
-        doomed += [keys.questionnaire_analyses(questionnaire_id)]
-        doomed += await self.outputs_keys(response_ids, analysis_ids)
-        counter = storage.counter_key(keys, owner)
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.zrem(keys.user_questionnaires(owner), questionnaire.sort_key)
-            # The CV it has when the deletion runs, not when it was read: an upload may land between.
-            pipe.eval(storage.DETACH_LUA, 2, keys.questionnaire(questionnaire_id), counter, keys.resume(""))
-            pipe.delete(*doomed)
-            await pipe.execute()
-
-    async def outputs_keys(self, response_ids: list[str], analysis_ids: list[str]) -> list[str]:
-        """The keys of these responses (with the PDFs rendered from them) and analyses."""
-        keys = self._keys
-        pdf_lists = await self.id_lists([keys.response_pdfs(r) for r in response_ids])
-        pdf_ids = [p for pdfs in pdf_lists for p in pdfs]
-        found = [k for r in response_ids for k in (keys.response(r), keys.response_pdfs(r))]
-        found += [k for p in pdf_ids for k in (keys.pdf(p), keys.pdf_file(p))]
-        return found + [keys.analysis(a) for a in analysis_ids]
-
     async def release_storage(self, owner: str, size: int) -> None:
         """Give back a reservation whose file was never stored."""
         await self._redis.eval(storage.RELEASE_LUA, 1, storage.counter_key(self._keys, owner), size)

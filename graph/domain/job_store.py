@@ -17,6 +17,7 @@ from redis.exceptions import BusyLoadingError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from jobs.core.deletes import DELETE_LUA, Outputs, delete_args, delete_keys
 from jobs.core.errors import NotFound
 from jobs.core.events import (
     EMIT_LUA,
@@ -155,9 +156,16 @@ class JobStore:
     async def fail(self, job_id: str, error: ErrorInfo) -> JobEvent:
         return await self.emit(job_id, failure(error, require=ACTIVE_STATES))
 
-    async def delete(self, job_id: str, also: list[str]) -> None:
-        """The job's record, event log and output, with `also` (what only it refers to)."""
-        await self._redis.delete(*self._keys.job_keys(job_id), *also)
+    async def delete(
+        self, owner: str, roots: Sequence[str], outputs: Outputs = Outputs.UNLISTED
+    ) -> list[str]:
+        """`roots` (jobs.core.deletes' 'kind:id') with everything that goes with them, in one atomic
+        step; the ids of the jobs deleted."""
+        keys = delete_keys(self._keys, owner)
+        deleted = await self._redis.eval(
+            DELETE_LUA, len(keys), *keys, *delete_args(self._keys, outputs, list(roots))
+        )
+        return [as_text(i) for i in deleted]
 
     async def emit(self, job_id: str, change: Change) -> JobEvent:
         keys, args = prepare_emit(self._keys, job_id, change, self._log_max)

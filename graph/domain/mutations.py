@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import replace
 
 import strawberry
@@ -11,14 +10,15 @@ from strawberry.types import Info
 from graph.context import Context
 from graph.domain import validation
 from graph.domain.access import owned_job
+from graph.domain.account import erase_account
 from graph.domain.launch import start_job
 from graph.domain.mirror import build
 from graph.domain.resumes import extracted_resume, no_cv_text
 from graph.domain.types import ImproveCvInput, Job
-from jobs.core.errors import JobActive, NotFound
+from jobs.core import deletes
+from jobs.core.errors import JobActive
 from jobs.core.names import JobKind
 from jobs.core.quotas import Scope
-from jobs.core.records import JobRecord
 from jobs.engines import ImproveRequest
 
 
@@ -56,24 +56,6 @@ async def _improve_request(context: Context, input: ImproveCvInput) -> ImproveRe
     )
 
 
-async def _only_its_outputs(context: Context, record: JobRecord) -> list[str]:
-    """The keys of what the job made that no questionnaire lists (and nothing else reaches)."""
-    cv, owner, outputs = context.services.cv, context.user_id, record.result or {}
-    response_ids, analysis_ids = [], []
-    # Already gone (deleted with their questionnaire): nothing left to delete.
-    with contextlib.suppress(NotFound):
-        if (response_id := outputs.get("response_id")) and not (
-            await cv.response(owner, response_id)
-        ).questionnaire_id:
-            response_ids.append(response_id)
-    with contextlib.suppress(NotFound):
-        if (analysis_id := outputs.get("analysis_id")) and not (await cv.analysis(owner, analysis_id))[
-            "meta"
-        ].get("questionnaire_id"):
-            analysis_ids.append(analysis_id)
-    return await cv.outputs_keys(response_ids, analysis_ids)
-
-
 @strawberry.type
 class Mutation:
     @strawberry.mutation(
@@ -94,14 +76,23 @@ class Mutation:
 
     @strawberry.mutation(
         description="Delete a finished job of yours: its record and events, and what it made that "
-        "belongs to no questionnaire (those go with their questionnaire). Returns the deleted id."
+        "belongs to no questionnaire (those go with their questionnaire). A response goes with the "
+        "PDFs rendered from it and the RENDER_PDF jobs that made them. Returns the deleted id."
     )
     async def delete_job(self, info: Info[Context, None], id: strawberry.ID) -> strawberry.ID | None:
         record = await owned_job(info.context, validation.job_id(id))
         if not record.state.terminal:
             raise JobActive(f"job {record.id} is {record.state.value}; cancel it first")
-        await info.context.services.store.delete(record.id, await _only_its_outputs(info.context, record))
+        await info.context.services.store.delete(record.owner, [deletes.job_root(record.id)])
         return strawberry.ID(record.id)
+
+    @strawberry.mutation(
+        description="Erase everything we hold about you: your unfinished jobs are cancelled, then "
+        "every questionnaire, upload, job, event, response, analysis and PDF of yours is deleted, on "
+        "every replica; your open streams end with ACCOUNT_ERASED. Returns how many jobs were erased."
+    )
+    async def delete_my_data(self, info: Info[Context, None]) -> int:
+        return await erase_account(info.context.services, info.context.user_or_raise.id)
 
     @strawberry.mutation(description="Cancel a queued or running job; its worker stops generating.")
     async def cancel_job(self, info: Info[Context, None], id: strawberry.ID) -> Job | None:

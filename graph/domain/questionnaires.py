@@ -22,6 +22,7 @@ from graph.domain.cv_types import (
 )
 from graph.domain.mirror import build
 from graph.strawberry_private import to_camel_case
+from jobs.core import deletes
 from jobs.core.errors import InvalidInput
 from jobs.core.questionnaires import QuestionnaireFields
 from jobs.core.quotas import Scope
@@ -134,12 +135,14 @@ class QuestionnaireMutation:
         return build(Questionnaire, await services.cv.update(owner, questionnaire_id, fields))
 
     @strawberry.mutation(
-        description="Delete a questionnaire of yours with its CV, responses, analyses and PDFs. "
-        "Returns the deleted id."
+        description="Delete a questionnaire of yours with its CV, responses, analyses and PDFs, and "
+        "every job made for it (or that made a PDF of its responses). Returns the deleted id."
     )
     async def delete_questionnaire(
         self, info: Info[Context, None], id: strawberry.ID
     ) -> strawberry.ID | None:
+        services, owner = info.context.services, info.context.user_id
         questionnaire_id = validation.object_id(id, "id", "questionnaire")
-        await info.context.services.cv.delete(info.context.user_id, questionnaire_id)
-        return strawberry.ID(questionnaire_id)
+        questionnaire = await services.cv.questionnaire(owner, questionnaire_id)
+        await services.store.delete(owner, [deletes.questionnaire_root(questionnaire.id)])
+        return strawberry.ID(questionnaire.id)

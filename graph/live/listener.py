@@ -28,6 +28,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from graph.live import live_metrics
+from jobs.core.deletes import ERASED_MESSAGE, AccountErased
 from jobs.core.errors import ServiceError, SlowSubscriber, Unavailable
 from jobs.core.events import JobEvent, as_text
 
@@ -291,6 +292,11 @@ class Listener:
         if not subs:
             return
         self.stats.messages += 1
+        if data == ERASED_MESSAGE.encode():
+            for sub in list(subs):
+                sub.end(AccountErased("your data was erased (deleteMyData); this stream has ended"))
+                self._forget(sub)
+            return
         event = JobEvent.from_json(data)  # parsed once, shared by every subscriber of the job
         for sub in list(subs):
             if not sub.push(event):

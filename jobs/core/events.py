@@ -58,6 +58,8 @@ if cur == '' then
     if c[5] ~= cjson.null then credit = redis.call('STRLEN', c[5]) end
     if used - credit + c[3] > c[2] then return {0, 'QUOTA', cur, i, used} end
   end
+  -- Every job of the owner, for deletes and erasure (jobs/core/deletes.py).
+  redis.call('SADD', spec.jobs_key, spec.job_id)
   if spec.active_key ~= cjson.null then
     redis.call('SADD', spec.active_key, spec.job_id)
     redis.call('HSET', rec, 'active_key', spec.active_key)
@@ -104,6 +106,8 @@ redis.call('LTRIM', log, -tonumber(spec.log_max), -1)
 if spec.terminal then
   local active = redis.call('HGET', rec, 'active_key')
   if active then redis.call('SREM', active, spec.job_id) end
+  -- Retention's index (jobs/work/retention.py).
+  redis.call('ZADD', spec.finished_key, t[1], spec.job_id)
 end
 if spec.refund then
   -- A failure on our side gives the job's quota unit back to the counter it was charged to.
@@ -254,6 +258,8 @@ def prepare_emit(
         "charges": [[c.key, c.limit, c.amount, c.expire_at, c.credit_key] for c in change.charges] or [],
         "queued_grace_ms": change.queued_grace_ms,
         "leases_key": keys.leases,
+        "finished_key": keys.finished_jobs,
+        "jobs_key": keys.user_jobs(str(change.fields.get("owner", ""))),
     }
     values = [arg for w in commands for arg in w.args]
     return keys.job_keys(job_id), [keys.job_channel(job_id), json.dumps(spec), keys.user_channel(""), *values]

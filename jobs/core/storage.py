@@ -33,7 +33,7 @@ return size
 
 
 # Deletes an upload (record and file), giving its file's bytes back. KEYS[2]: the counter;
-# ARGV[2] (ARGV[1] for DETACH_LUA): the prefix of upload records.
+# ARGV[2]: the prefix of upload records.
 _DROP = """
 local function drop(id, prefix)
   local record = prefix .. id
@@ -61,14 +61,6 @@ redis.call('HSET', KEYS[1], 'resume_id', ARGV[1])
 if previous and previous ~= '' and previous ~= ARGV[1] then drop(previous, ARGV[2]) end
 return 1
 """
-
-# KEYS: the questionnaire, the counter. ARGV: the prefix of upload records. Deletes the
-# questionnaire's current CV, as it is when the script runs.
-DETACH_LUA = _DROP + """
-local current = redis.call('HGET', KEYS[1], 'resume_id')
-if current and current ~= '' then drop(current, ARGV[1]) end
-"""
-
 
 def counter_key(keys: Keys, owner: str) -> str:
     return keys.quota(Scope.STORAGE.value, owner, FOREVER_WINDOW)
