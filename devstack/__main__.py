@@ -124,7 +124,7 @@ def _start_embedded_redis(data_dir: str) -> RedisServer:
 def _start_services(
     settings: Settings, env: dict[str, str], children: list[tuple[str, subprocess.Popen[bytes], float]]
 ) -> None:
-    """The worker, then the API, each with the seconds it gets to stop; added to `children` as
+    """The worker, beat, then the API, each with the seconds it gets to stop; added to `children` as
     each starts, so that a failure to start the second still stops the first."""
     python = sys.executable
     worker = [python, "-m", "celery", "-A", "jobs", "worker", "--loglevel=INFO"]
@@ -135,7 +135,13 @@ def _start_services(
     # Open HTTP subscription streams never end by themselves; uvicorn waits for them on SIGTERM
     # unless told how long, and this must stay under the 15 s the API gets to stop.
     api += ["--timeout-graceful-shutdown", "5"]
+    # Celery beat sends the periodic tasks (retention, when RETENTION_DAYS is set); its schedule's
+    # state lives with the embedded Redis's data.
+    Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
+    schedule = str(Path(settings.data_dir) / "celerybeat-schedule")
+    beat = [python, "-m", "celery", "-A", "jobs", "beat", "--loglevel=INFO", "--schedule", schedule]
     children.append(("worker", _spawn("worker", worker, env), 30.0))
+    children.append(("beat", _spawn("beat", beat, env), 10.0))
     children.append(("api", _spawn("api", api, env), 15.0))
 
 

@@ -23,11 +23,14 @@ from jobs.core import logs
 from jobs.core.names import TASK_NAMES, Keys
 from settings import Settings, get_settings
 
+RETENTION_TASK = "jobs.apply_retention"
+
 
 def create_celery(settings: Settings) -> Celery:
     keys = Keys(settings.key_prefix)
     redis = redis_location(settings)
-    app = Celery("cvimprover", broker=redis.url, backend=redis.url, include=["jobs.work.tasks"])
+    tasks = ["jobs.work.tasks", "jobs.work.retention"]
+    app = Celery("cvimprover", broker=redis.url, backend=redis.url, include=tasks)
     app.conf.update(
         task_serializer="json",
         result_serializer="json",
@@ -53,6 +56,13 @@ def create_celery(settings: Settings) -> Celery:
         # Redis writes retry (jobs/work/context.py), and the copy a reconnect restores waits for their
         # lease (jobs/work/lease.py) instead of starting them over.
         broker_connection_retry_on_startup=True,
+        # Retention (jobs/work/retention.py): `celery -A jobs beat` sends the sweep; nothing to send
+        # while RETENTION_DAYS is unset (keep everything).
+        beat_schedule=(
+            {"retention": {"task": RETENTION_TASK, "schedule": settings.retention_interval_seconds}}
+            if settings.retention_days is not None
+            else {}
+        ),
         # kombu's Redis transport with a guard against a crash on reconnect (jobs/work/broker.py).
         broker_transport=redis.transport,
         broker_connection_retry=True,

@@ -1,4 +1,4 @@
-"""`make run`: embedded Redis, a worker and the API; SIGTERM stops everything; jobs survive a
+"""`make run`: embedded Redis, a worker, beat and the API; SIGTERM stops everything; jobs survive a
 restart (AOF persistence)."""
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ async def test_make_run_serves_jobs_stops_cleanly_and_keeps_jobs_across_restarts
     output = await asyncio.to_thread(first.stop)
     assert "embedded" in output and "stopped Redis" in output
     pids = MakeRun.started_pids(output)
-    assert len(pids) == 3 and not any(_alive(pid) for pid in pids)
+    assert len(pids) == 4 and not any(_alive(pid) for pid in pids)  # Redis, worker, beat, API
     assert (tmp_path / "data" / "redis" / "redis.log").exists()
 
     second = MakeRun(tmp_path / "data", port)

@@ -113,6 +113,13 @@ class Api:
         return f"http://127.0.0.1:{self.port}"
 
 
+def start_beat(name: str, env: dict[str, str], cwd: Path) -> Proc:
+    """`celery -A jobs beat`, its schedule's state in `cwd`."""
+    schedule = str(cwd / f"{name}-schedule")
+    args = [sys.executable, "-m", "celery", "-A", "jobs", "beat", "--loglevel=INFO", "--schedule", schedule]
+    return _spawn(name, args, env, cwd)
+
+
 async def start_api(name: str, env: dict[str, str], cwd: Path, python: str = sys.executable) -> Api:
     port = free_port()
     args = [

@@ -107,7 +107,14 @@ def test_jobs_defines_nothing_and_celery_finds_the_app():
     )
     main, tasks = json.loads(_python(program))
     assert main == "cvimprover"
-    assert tasks == ["jobs.analyze_cv", "jobs.extract_resume", "jobs.improve_cv", "jobs.render_pdf"]
+    assert tasks == [
+        "jobs.analyze_cv",
+        "jobs.apply_retention",
+        "jobs.export_data",
+        "jobs.extract_resume",
+        "jobs.improve_cv",
+        "jobs.render_pdf",
+    ]
 
 
 def _python(program: str) -> str:
