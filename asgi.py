@@ -47,7 +47,7 @@ from jobs.core.names import Keys
 from jobs.core.quotas import QuotaService
 from settings import get_settings
 
-logs.configure(get_settings())
+logs.configure(get_settings(), get_settings().log_level)
 
 
 @asynccontextmanager

@@ -217,6 +217,9 @@ class Settings(BaseSettings):
     # compression); past it the job fails with EXPORT_TOO_LARGE. The zip lives in Redis this long.
     export_max_bytes: int = Field(default=128 * 1024 * 1024, gt=0)
     export_ttl_seconds: int = Field(default=3600, gt=0)
+    # The API's log level (a worker's is celery's --loglevel). DEBUG is audited like INFO: no CV
+    # text, contact detail or token at any level (tests/test_logs.py).
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     # --- Personal data: deletes, erasure (deleteMyData) and retention --------------------------------
     # After deleteMyData, ask Redis to rewrite its AOF (BGREWRITEAOF) so the file on disk no longer
