@@ -3,9 +3,15 @@ one key of theirs (quota counters aside) and every key of the other."""
 
 from __future__ import annotations
 
-from tests.support.auth import Caller
+import json
+
+import websockets
+
+from tests.samples import CV
+from tests.support.auth import Caller, token
+from tests.support.fake_openai import Stream
 from tests.support.flows import everything
-from tests.support.gql import execute
+from tests.support.gql import connection_init, execute, improve_cv
 
 
 async def _keys(redis, prefix: str) -> set[str]:
@@ -40,3 +46,49 @@ async def test_erasing_one_user_leaves_nothing_of_theirs_and_all_of_the_other(
     assert other_keys <= after
     # Their quota counters stay (numbers only) until they expire.
     assert not await redis.hgetall(f"{p}:job:{jobs[0]}")
+
+
+async def test_erasing_closes_the_users_sockets_and_fences_their_running_job(
+    ai_stack, fake_openai, redis, own_caller
+):
+    """Their sockets close (4403) on every replica while the other user's stay open; a job of theirs
+    still running when the data goes writes nothing back once its worker goes on."""
+    p = ai_stack.prefix
+    other = "o-" + own_caller.removeprefix("u-")
+    # Paced as a model writes: the worker's next write after the gate opens is refused mid-stream.
+    stream = Stream("A rewritten line of the CV.\n" * 200, chunk=30, pause_after=3, interval=0.01)
+    job = await improve_cv(ai_stack.http, f"{CV}\n{fake_openai.script('erase-running', stream)}")
+    replica = await ai_stack.add_api("erase-replica")
+    async with (
+        websockets.connect(ai_stack.ws, subprotocols=["graphql-transport-ws"]) as mine,
+        websockets.connect(replica.ws_url, subprotocols=["graphql-transport-ws"]) as mine_elsewhere,
+        websockets.connect(ai_stack.ws, subprotocols=["graphql-transport-ws"]) as theirs,
+    ):
+        for ws, user in ((mine, own_caller), (mine_elsewhere, own_caller), (theirs, other)):
+            await ws.send(connection_init(token(user)))
+            assert json.loads(await ws.recv())["type"] == "connection_ack"
+        await stream.started.wait()  # the worker is reading the model's answer, paused
+
+        assert (await execute(ai_stack.http, "mutation { deleteMyData }"))["deleteMyData"] == 1
+
+        for ws in (mine, mine_elsewhere):
+            assert await _close_of(ws) == (4403, "your data was erased (deleteMyData)")
+        await theirs.send(json.dumps({"type": "ping"}))
+        assert json.loads(await theirs.recv()) == {"type": "pong"}
+
+    stream.gate.set()  # the worker goes on with a job whose data is gone
+    await fake_openai.wait_abandoned("erase-running")  # it noticed, and stopped reading
+    left = [k.decode() async for k in redis.scan_iter(f"{p}:*") if job["id"] in k.decode()]
+    assert left == []
+    assert await redis.zscore(f"{p}:finished", job["id"]) is None
+    assert await redis.zscore(f"{p}:leases", job["id"]) is None
+
+
+async def _close_of(ws) -> tuple[int, str]:
+    """How the server closes `ws`; whatever it sends before is read and let go."""
+    while True:
+        try:
+            await ws.recv()
+        except websockets.exceptions.ConnectionClosed as closed:
+            assert closed.rcvd is not None, "dropped without a close frame"
+            return closed.rcvd.code, closed.rcvd.reason

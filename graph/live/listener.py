@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -84,6 +84,24 @@ class Subscriber:
             await self._wakeup.wait()
 
 
+class Watcher(Subscriber):
+    """Registered on a channel for how it ends alone (an erased account: graph/live/transport.py
+    closes the user's sockets): it keeps no events, so it costs no inbox and never falls behind."""
+
+    def __init__(self, channel: str, on_end: Callable[[ServiceError], None]) -> None:
+        super().__init__(channel, 0)
+        self._on_end = on_end
+
+    def push(self, event: JobEvent) -> bool:
+        return True
+
+    def request_resync(self) -> None:
+        pass
+
+    def end(self, error: ServiceError) -> None:
+        self._on_end(error)
+
+
 def _honour_cancellation() -> None:
     """Raise CancelledError if this task was asked to stop and something swallowed it.
 
@@ -129,7 +147,8 @@ class Listener:
 
     @property
     def subscriber_count(self) -> int:
-        return sum(len(s) for s in self._subs.values())
+        """Subscriptions (watchers are sockets' bookkeeping, not subscriptions)."""
+        return sum(1 for subs in self._subs.values() for sub in subs if not isinstance(sub, Watcher))
 
     @property
     def channel_count(self) -> int:
@@ -160,6 +179,18 @@ class Listener:
             yield sub
         finally:
             self._forget(sub)
+
+    @contextlib.asynccontextmanager
+    async def watch(self, channel: str, on_end: Callable[[ServiceError], None]) -> AsyncIterator[None]:
+        """`on_end(error)` when the channel's subscribers are ended (e.g. an erased account),
+        while the context lasts; returns once Redis has confirmed the subscription."""
+        watcher = Watcher(channel, on_end)
+        self._subs.setdefault(channel, set()).add(watcher)
+        try:
+            await self._ensure_subscribed(channel)
+            yield
+        finally:
+            self._forget(watcher)
 
     async def _ensure_subscribed(self, channel: str) -> None:
         confirmed = self._confirmed.get(channel)
