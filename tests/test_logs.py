@@ -22,7 +22,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
-import pytest
 from redis.asyncio import Redis
 
 from devstack.redis_server import free_port
@@ -253,12 +252,6 @@ async def test_json_logs_carry_ids_and_no_personal_data(redis_server, workdir, r
         for line in text.splitlines()
         if any(part in line for part in fragments)
     ]
-    frames = [line for line in partial if '"message": "< TEXT' in line]
-    if partial and frames == partial:
-        # websockets (uvicorn's WebSocket protocol) logs each frame at DEBUG, its last characters
-        # included: connection_init's are the token's. Redacted once jobs/core/logs.py filters frame
-        # payloads (issue 12, reported); the audit then passes whole.
-        pytest.xfail(f"WebSocket frames logged at DEBUG keep parts of secrets: {frames[:2]}")
     assert partial == []
 
 

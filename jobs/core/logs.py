@@ -124,10 +124,34 @@ class JsonLines(logging.Formatter):
         return json.dumps(line, ensure_ascii=False, default=str)
 
 
+# Request headers whose values are credentials.
+_SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
+
+
+class NoWebSocketSecrets(logging.Filter):
+    """websockets (uvicorn's WebSocket protocol) logs at DEBUG every frame with its first and last
+    characters (connection_init's are the token's, a subscription's its variables), the upgrade's
+    headers and its path with the query. Kept: a frame's kind and size, a credential header's name,
+    the path without its query."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if record.levelno > logging.DEBUG or not isinstance(args, tuple) or not args:
+            return True
+        if record.msg in ("< %s", "> %s") and hasattr(args[0], "opcode") and hasattr(args[0], "data"):
+            record.args = (f"{args[0].opcode.name} [{len(args[0].data)} bytes]",)
+        elif record.msg in ("< %s: %s", "> %s: %s") and str(args[0]).lower() in _SECRET_HEADERS:
+            record.args = (args[0], "[redacted]")
+        elif record.msg == "< GET %s HTTP/1.1":
+            record.args = (str(args[0]).split("?", 1)[0],)
+        return True
+
+
 def handler_for(log_format: str, stream: IO[str]) -> logging.Handler:
     """A handler writing to `stream` in `log_format` (json or text), each record with its context."""
     handler = logging.StreamHandler(stream)
     handler.addFilter(_WithContext())
+    handler.addFilter(NoWebSocketSecrets())
     handler.setFormatter(JsonLines() if log_format == "json" else logging.Formatter(_TEXT_FORMAT))
     return handler
 
