@@ -3,6 +3,7 @@ one key of theirs (quota counters aside) and every key of the other."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import websockets
@@ -23,7 +24,7 @@ def _theirs(keys: set[str], owner: str, ids: list[str]) -> set[str]:
 
 
 async def test_erasing_one_user_leaves_nothing_of_theirs_and_all_of_the_other(
-    offline_stack, redis, own_caller
+    offline_stack, redis, redis_server, own_caller
 ):
     p = offline_stack.prefix
     other = "o-" + own_caller.removeprefix("u-")
@@ -46,6 +47,16 @@ async def test_erasing_one_user_leaves_nothing_of_theirs_and_all_of_the_other(
     assert other_keys <= after
     # Their quota counters stay (numbers only) until they expire.
     assert not await redis.hgetall(f"{p}:job:{jobs[0]}")
+    # In development the erasure has Redis rewrite its append-only file: the erased objects leave
+    # the disk too, and the other user's stay.
+    for _ in range(400):  # a background rewrite: probed until Redis says it is over
+        state = await redis.info("persistence")
+        if not state["aof_rewrite_in_progress"] and not state["aof_rewrite_scheduled"]:
+            break
+        await asyncio.sleep(0.05)
+    aof = (redis_server.data_dir / "appendonly.aof").read_bytes()
+    assert [i for i in ids + jobs if i.encode() in aof] == []
+    assert kept["questionnaire"].encode() in aof
 
 
 async def test_erasing_closes_the_users_sockets_and_fences_their_running_job(
