@@ -43,7 +43,7 @@ class ExportMutation:
         "their text, jobs and their events, responses, analyses, PDFs, quota counters) as one JSON "
         "document in a zip, with your uploaded files and PDFs beside it."
     )
-    async def export_my_data(self, info: Info[Context, None]) -> DataExport:
+    async def export_my_data(self, info: Info[Context, None]) -> DataExport | None:
         services, user = info.context.services, info.context.user_or_raise
         record = await start_job(
             services, JobKind.EXPORT, user, {}, extra_charges=[_daily_export(services, user.id)]

@@ -91,7 +91,7 @@ class Mutation:
         "every questionnaire, upload, job, event, response, analysis and PDF of yours is deleted, on "
         "every replica; your open streams end with ACCOUNT_ERASED. Returns how many jobs were erased."
     )
-    async def delete_my_data(self, info: Info[Context, None]) -> int:
+    async def delete_my_data(self, info: Info[Context, None]) -> int | None:
         return await erase_account(info.context.services, info.context.user_or_raise.id)
 
     @strawberry.mutation(description="Cancel a queued or running job; its worker stops generating.")
