@@ -4,6 +4,7 @@ one key of theirs (quota counters aside) and every key of the other."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 
 import websockets
@@ -70,6 +71,24 @@ async def test_erasing_closes_the_users_sockets_and_fences_their_running_job(
     stream = Stream("A rewritten line of the CV.\n" * 200, chunk=30, pause_after=3, interval=0.01)
     job = await improve_cv(ai_stack.http, f"{CV}\n{fake_openai.script('erase-running', stream)}")
     replica = await ai_stack.add_api("erase-replica")
+    async with contextlib.AsyncExitStack() as cleanup:
+        # The shared stack keeps one API: others count its listener connections.
+        cleanup.push_async_callback(_remove, ai_stack, replica)
+        await _erase_with_sockets_open(ai_stack, replica, job, stream, own_caller, other)
+    stream.gate.set()  # the worker goes on with a job whose data is gone
+    await fake_openai.wait_abandoned("erase-running")  # it noticed, and stopped reading
+    left = [k.decode() async for k in redis.scan_iter(f"{p}:*") if job["id"] in k.decode()]
+    assert left == []
+    assert await redis.zscore(f"{p}:finished", job["id"]) is None
+    assert await redis.zscore(f"{p}:leases", job["id"]) is None
+
+
+async def _remove(stack, api) -> None:
+    stack.extra_apis.remove(api)
+    await api.proc.stop()
+
+
+async def _erase_with_sockets_open(ai_stack, replica, job, stream, own_caller: str, other: str) -> None:
     async with (
         websockets.connect(ai_stack.ws, subprotocols=["graphql-transport-ws"]) as mine,
         websockets.connect(replica.ws_url, subprotocols=["graphql-transport-ws"]) as mine_elsewhere,
@@ -86,13 +105,6 @@ async def test_erasing_closes_the_users_sockets_and_fences_their_running_job(
             assert await _close_of(ws) == (4403, "your data was erased (deleteMyData)")
         await theirs.send(json.dumps({"type": "ping"}))
         assert json.loads(await theirs.recv()) == {"type": "pong"}
-
-    stream.gate.set()  # the worker goes on with a job whose data is gone
-    await fake_openai.wait_abandoned("erase-running")  # it noticed, and stopped reading
-    left = [k.decode() async for k in redis.scan_iter(f"{p}:*") if job["id"] in k.decode()]
-    assert left == []
-    assert await redis.zscore(f"{p}:finished", job["id"]) is None
-    assert await redis.zscore(f"{p}:leases", job["id"]) is None
 
 
 async def _close_of(ws) -> tuple[int, str]:

@@ -51,7 +51,9 @@ async def test_one_pubsub_connection_per_api_process_serves_all_subscriptions(ai
         clients = await redis.client_list()
         listeners = [c for c in clients if c["name"] == f"{ai_stack.prefix}-listener"]
         assert len(listeners) == 1
-        assert int(listeners[0]["sub"]) == 5  # one channel per job, however many subscribers
+        # One channel per job, however many subscribers; and the caller's erasure channel (silent
+        # until deleteMyData), one per user with a socket.
+        assert int(listeners[0]["sub"]) == 5 + 1
         for _, stream in paused:
             stream.gate.set()
         for sub in subs:

@@ -27,7 +27,8 @@ async def erase_account(services: Services, owner: str) -> int:
         with contextlib.suppress(JobClosed, NotFound):
             await services.store.cancel(as_text(job_id))
     erased = await services.store.delete(owner, [EVERYTHING])
-    await services.redis.publish(keys.user_channel(owner), ERASED_MESSAGE)
+    await services.redis.publish(keys.user_channel(owner), ERASED_MESSAGE)  # their streams end
+    await services.redis.publish(keys.user_erased_channel(owner), ERASED_MESSAGE)  # their sockets close
     if services.settings.rewrites_aof_after_erase:
         await rewrite_aof(services)
     return len(erased)

@@ -191,14 +191,15 @@ class TransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
             await self._close(4429, f"too many open connections for this user (limit {limit})")
             return False
         self._lease = lease
-        self._erasure = asyncio.create_task(self._close_on_erasure(services.keys.user_channel(user.id)))
+        erased_channel = services.keys.user_erased_channel(user.id)
+        self._erasure = asyncio.create_task(self._close_on_erasure(erased_channel))
         if user.expires_at is not None:
             # The leeway HTTP grants (graph/edges/auth.py): the token stays good until exp + leeway.
             closes_at = user.expires_at + services.settings.jwt_leeway_seconds
             self._expiry = asyncio.create_task(self._close_at(closes_at))
         return True
 
-    async def _close_on_erasure(self, user_channel: str) -> None:
+    async def _close_on_erasure(self, erased_channel: str) -> None:
         """Closes the socket when its user's data is erased (deleteMyData, on any replica): their
         subscriptions end with ACCOUNT_ERASED, and the socket must not outlive the account."""
         erased = asyncio.Event()
@@ -208,7 +209,8 @@ class TransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
                 erased.set()
 
         try:
-            async with self.context.services.listener.watch(user_channel, on_end):
+            # A channel of its own, silent until then: the user's events do not come here twice.
+            async with self.context.services.listener.watch(erased_channel, on_end):
                 await erased.wait()
         except Unavailable:
             return  # no event stream: the socket's own subscriptions say so

@@ -8,6 +8,7 @@ Key layout (`<p>` is `Settings.key_prefix`):
     <p>:job:<id>:export   string an EXPORT job's zip (the owner's data), until EXPORT_TTL_SECONDS lapse
     <p>:events:<id>       channel every event of the job, as it happens
     <p>:user-events:<u>   channel every event of the user's jobs (myJobUpdates)
+    <p>:user-erased:<u>   channel one message when the user's data is erased (their sockets close)
     <p>:user:<u>:active   set    the user's jobs not yet finished (the concurrency cap)
     <p>:user:<u>:sockets  zset   the user's open WebSockets and HTTP streams, scored by when they lapse
     <p>:leases            zset   unfinished jobs, scored by when their lease (or queueing) lapses
@@ -120,6 +121,10 @@ class Keys:
 
     def user_channel(self, owner: str) -> str:
         return f"{self.prefix}:user-events:{owner}"
+
+    def user_erased_channel(self, owner: str) -> str:
+        """Silent until the user's data is erased: their sockets close (graph/live/transport.py)."""
+        return f"{self.prefix}:user-erased:{owner}"
 
     def user_active_jobs(self, owner: str) -> str:
         return f"{self.prefix}:user:{owner}:active"
