@@ -19,7 +19,8 @@ subscribers connect and then handed to a fresh worker (2 processes) as bench/pip
 - burst: `--burst-jobs` released at once: events/s delivered at saturation (wall time from first to last
   receipt) and the API process's CPU per delivered event (/proc, user+system).
 
-The measuring client is this one Python process (uvloop), offering no permessage-deflate; at large sizes it
+The measuring client is this one Python process (uvloop), offering no permessage-deflate (pollers: one
+keep-alive HTTP/1.1 connection each, bench/peers/polling.py); at large sizes it
 becomes the limit of the wall rate (its CPU per receipt is printed), not of the API's CPU per event.
 
     python bench/compare.py [--subscriptions 200] [--jobs 20] [--release-rate 10] [--burst-jobs 10]
@@ -31,17 +32,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import random
 import statistics
 import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
-import httpx
 import uvloop
 import websockets
 from redis.asyncio import Redis
@@ -50,6 +48,7 @@ from websockets.typing import Subprotocol
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from peers.polling import lift_api_call_quota, start_pollers
 from pipeline import HELD, PREFIX, QUERY, QUEUE, Receipts, cpu_seconds, drain, release, rss_kib, wait_ready
 
 from devstack.redis_server import start_redis
@@ -60,8 +59,6 @@ from tests.support.processes import Api, start_api, start_worker
 
 TUTORIAL_DIR = Path(__file__).resolve().parent / "peers" / "tutorial"
 SYSTEMS = ("project", "tutorial", "polling")
-POLL_QUERY = "query($id: ID!) { job(id: $id) { seq state updatedAt } }"
-TERMINAL = {"SUCCEEDED", "FAILED", "CANCELLED"}
 
 
 @dataclass
@@ -118,45 +115,12 @@ async def subscribe_all(
     return [asyncio.create_task(drain(ws, receipts)) for ws in sockets]
 
 
-async def poll(
-    client: httpx.AsyncClient, api: Api, job_id: str, receipts: Counted, interval: float, ready: asyncio.Event
-) -> None:
-    """One polling client: `job(id)` every `interval`, a receipt per change of `seq` it sees."""
-    # Pollers are not synchronised in the wild: each starts somewhere in the interval.
-    await asyncio.sleep(random.uniform(0, interval))
-    headers = auth.authorization(None)
-    seen: int | None = None
-    due = time.monotonic()
-    while True:
-        response = await client.post(
-            api.http_url, json={"query": POLL_QUERY, "variables": {"id": job_id}}, headers=headers
-        )
-        now = time.time()
-        job = response.json()["data"]["job"]
-        receipts.polls += 1
-        if seen is None:
-            ready.set()
-        elif job["seq"] > seen:
-            receipts.latencies.append(now - datetime.fromisoformat(job["updatedAt"]).timestamp())
-            receipts.times.append(now)
-        seen = job["seq"]
-        if job["state"] in TERMINAL:
-            return
-        # Pacing is the point of a poller: there is no event to await.
-        due = max(due + interval, time.monotonic())
-        await asyncio.sleep(due - time.monotonic())
-
-
 async def poll_all(
-    client: httpx.AsyncClient, api: Api, job_ids: list[str], receipts: Counted, count: int, interval: float
+    api: Api, job_ids: list[str], receipts: Counted, count: int, interval: float, redis_url: str
 ) -> list[asyncio.Task[None]]:
-    ready = [asyncio.Event() for _ in range(count)]
-    tasks = [
-        asyncio.create_task(poll(client, api, job_ids[i % len(job_ids)], receipts, interval, ready[i]))
-        for i in range(count)
-    ]
-    await asyncio.gather(*(event.wait() for event in ready))
-    return tasks
+    async with Redis.from_url(redis_url) as redis:
+        await lift_api_call_quota(redis, PREFIX, auth.Caller.user)
+    return await start_pollers("127.0.0.1", api.port, auth.Caller.bearer, job_ids, receipts, count, interval)
 
 
 async def redis_clients(redis: Redis) -> int:
@@ -253,15 +217,13 @@ async def one_run(env: dict[str, str], data: Path, args: argparse.Namespace) -> 
         await project.proc.stop()
     # A fresh API for the pollers: its memory before them is not what subscriptions left behind.
     polled = await start_api("compare-polled", env, data)
-    limits = httpx.Limits(max_connections=args.subscriptions, max_keepalive_connections=args.subscriptions)
     try:
-        async with httpx.AsyncClient(limits=limits, timeout=60) as client:
-            stage = Stage(
-                polled,
-                polled,
-                lambda ids, r: poll_all(client, polled, ids, r, args.subscriptions, args.poll_interval),
-            )
-            results["polling"] = await measure("polling", stage, env, data, args)
+        stage = Stage(
+            polled,
+            polled,
+            lambda ids, r: poll_all(polled, ids, r, args.subscriptions, args.poll_interval, env["REDIS_URL"]),
+        )
+        results["polling"] = await measure("polling", stage, env, data, args)
     finally:
         await polled.proc.stop()
     return results

@@ -36,7 +36,9 @@ from settings import get_settings
 settings = get_settings()
 keys = Keys(settings.key_prefix)
 verifier = TokenVerifier(settings)
-redis = Redis.from_url(settings.redis_url)
+# One connection per subscription: the pool must hold as many as there are subscribers (redis-py's
+# default of 100 refuses the 101st subscription with "Too many connections").
+redis = Redis.from_url(settings.redis_url, max_connections=1_000_000)
 
 
 @strawberry.type
