@@ -4,7 +4,7 @@ The three systems get the same jobs (offline engine, created through this projec
 mutation) and the same number of subscribers, each in a fresh API process:
 
 - project:  this project's API, `jobUpdates` over graphql-transport-ws (asgi.py, one Redis listener).
-- tutorial: the Strawberry-tutorial pattern, bench/peers/tutorial/asgi.py: one Redis pub/sub connection per
+- tutorial: the Strawberry-tutorial pattern, bench/peers/tutorial.py: one Redis pub/sub connection per
   subscription, forwarding the events our workers publish on the job's channel.
 - polling:  clients asking this project's API `job(id)` over HTTP every `--poll-interval` (500 ms), each
   poller starting at a random point of the interval; an "event" is a change of `seq` a poller sees.
@@ -45,19 +45,28 @@ import websockets
 from redis.asyncio import Redis
 from websockets.typing import Subprotocol
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from peers.polling import lift_api_call_quota, start_pollers
-from pipeline import HELD, PREFIX, QUERY, QUEUE, Receipts, cpu_seconds, drain, release, rss_kib, wait_ready
-
-from devstack.redis_server import start_redis
+from bench.peers.polling import lift_api_call_quota, start_pollers
+from bench.pipeline import (
+    HELD,
+    PREFIX,
+    QUERY,
+    QUEUE,
+    Receipts,
+    cpu_seconds,
+    drain,
+    release,
+    rss_kib,
+    wait_ready,
+)
+from devstack.redis_server import free_port, start_redis
 from tests.samples import CV
 from tests.support import auth
 from tests.support.gql import connection_init, improve_cv
-from tests.support.processes import Api, start_api, start_worker
+from tests.support.processes import Api, _spawn, start_api, start_worker, wait_healthy
 
-TUTORIAL_DIR = Path(__file__).resolve().parent / "peers" / "tutorial"
+PEERS = Path(__file__).resolve().parent / "peers"
 SYSTEMS = ("project", "tutorial", "polling")
 
 
@@ -198,6 +207,16 @@ async def measure(
     return figures
 
 
+async def start_tutorial(env: dict[str, str]) -> Api:
+    """bench/peers/tutorial.py under uvicorn, with the options start_api gives this project's API."""
+    port = free_port()
+    args = [sys.executable, "-m", "uvicorn", "tutorial:app", "--host", "127.0.0.1", "--port", str(port)]
+    args += ["--log-level", "warning", "--timeout-graceful-shutdown", "3"]
+    api = Api(_spawn("compare-tutorial", args, env, PEERS), port)
+    await wait_healthy(api)
+    return api
+
+
 async def one_run(env: dict[str, str], data: Path, args: argparse.Namespace) -> dict[str, Figures]:
     results: dict[str, Figures] = {}
     project = await start_api("compare-project", env, data)
@@ -205,7 +224,7 @@ async def one_run(env: dict[str, str], data: Path, args: argparse.Namespace) -> 
         stage = Stage(project, project, lambda ids, r: subscribe_all(project, ids, r, args.subscriptions))
         results["project"] = await measure("project", stage, env, data, args)
         # The tutorial peer serves the subscribers; the jobs are still made by this project's mutation.
-        tutorial = await start_api("compare-tutorial", env, TUTORIAL_DIR)
+        tutorial = await start_tutorial(env)
         try:
             stage = Stage(
                 project, tutorial, lambda ids, r: subscribe_all(tutorial, ids, r, args.subscriptions)

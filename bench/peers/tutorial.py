@@ -5,7 +5,7 @@ our workers publish on, `Keys.job_channel`), reads the job's record after subscr
 falls between the snapshot and the stream), sends that state first, then forwards every event until
 the job finishes. The caller's token is verified on connection_init and only the job's owner may
 subscribe, as in the project. Nothing here is shipped (bench/ only); it runs under uvicorn as
-`uvicorn asgi:app` from this directory, configured by the project's settings (REDIS_URL, KEY_PREFIX,
+`uvicorn tutorial:app` from this directory, configured by the project's settings (REDIS_URL, KEY_PREFIX,
 JWT_SECRET).
 """
 
