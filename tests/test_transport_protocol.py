@@ -331,8 +331,9 @@ async def test_a_mutation_cancelled_mid_flight_never_strands_its_job(offline_sta
     for n in range(40):
         async with acknowledged_socket(offline_stack.ws) as ws:
             await ws.send(subscribe_message("m", mutation, variables))
-            for _ in range(n % 4):
-                await asyncio.sleep(0)  # vary where in the launch the cancellation lands
+            # Vary where in the launch the cancellation lands, from at once to well after the
+            # record (a loaded machine launches slower: some attempts must still get that far).
+            await asyncio.sleep(0.002 * (n % 8))
             await ws.send(json.dumps({"id": "m", "type": "complete"}))
     job_ids = []
     async for key in redis.scan_iter(f"{offline_stack.prefix}:job:*", count=1000):

@@ -180,17 +180,20 @@ class Listener:
         finally:
             self._forget(sub)
 
-    @contextlib.asynccontextmanager
-    async def watch(self, channel: str, on_end: Callable[[ServiceError], None]) -> AsyncIterator[None]:
+    def watch(self, channel: str, on_end: Callable[[ServiceError], None]) -> Watcher:
         """`on_end(error)` when the channel's subscribers are ended (e.g. an erased account),
-        while the context lasts; returns once Redis has confirmed the subscription."""
+        until `unwatch`. Registered at once, without a task or a wait: the SUBSCRIBE goes out in
+        the background, so a socket pays for its watch with one small object."""
         watcher = Watcher(channel, on_end)
         self._subs.setdefault(channel, set()).add(watcher)
-        try:
-            await self._ensure_subscribed(channel)
-            yield
-        finally:
-            self._forget(watcher)
+        if channel not in self._confirmed:
+            self._confirmed[channel] = asyncio.get_running_loop().create_future()
+        if channel not in self._sent:
+            self._in_background(self._send_subscribe(channel))
+        return watcher
+
+    def unwatch(self, watcher: Watcher) -> None:
+        self._forget(watcher)
 
     async def _ensure_subscribed(self, channel: str) -> None:
         confirmed = self._confirmed.get(channel)

@@ -48,12 +48,13 @@ from graph.errors import stream_error
 from graph.live import live_metrics
 from graph.live.compiled_subscription import JobUpdatesPlan, SubscriptionCompiler, next_message_head
 from graph.live.keepalive import Keepalive
+from graph.live.listener import Watcher
 from graph.live.sockets import SocketLease
 from graph.live.subscriptions import job_updates_stream
 from graph.live.transport_messages import InvalidMessage, read_message
 from graph.strawberry_private import PreExecutionError, starlette_socket
 from jobs.core.deletes import AccountErased
-from jobs.core.errors import ServiceError, Unavailable
+from jobs.core.errors import ServiceError
 
 # A close frame's reason is at most 123 bytes (RFC 6455 5.5.1); a longer one would break the
 # close itself.
@@ -69,7 +70,8 @@ class _CompilingView(Protocol):
 class TransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
     _lease: SocketLease | None = None
     _expiry: asyncio.Task[None] | None = None
-    _erasure: asyncio.Task[None] | None = None
+    _erasure: Watcher | None = None
+    _closing: asyncio.Task[None] | None = None
     _keepalive: Keepalive | None = None
 
     @property
@@ -191,30 +193,20 @@ class TransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
             await self._close(4429, f"too many open connections for this user (limit {limit})")
             return False
         self._lease = lease
+        # A channel of its own, silent until then: the user's events do not come here twice.
         erased_channel = services.keys.user_erased_channel(user.id)
-        self._erasure = asyncio.create_task(self._close_on_erasure(erased_channel))
+        self._erasure = services.listener.watch(erased_channel, self._close_on_erasure)
         if user.expires_at is not None:
             # The leeway HTTP grants (graph/edges/auth.py): the token stays good until exp + leeway.
             closes_at = user.expires_at + services.settings.jwt_leeway_seconds
             self._expiry = asyncio.create_task(self._close_at(closes_at))
         return True
 
-    async def _close_on_erasure(self, erased_channel: str) -> None:
-        """Closes the socket when its user's data is erased (deleteMyData, on any replica): their
-        subscriptions end with ACCOUNT_ERASED, and the socket must not outlive the account."""
-        erased = asyncio.Event()
-
-        def on_end(error: ServiceError) -> None:
-            if isinstance(error, AccountErased):
-                erased.set()
-
-        try:
-            # A channel of its own, silent until then: the user's events do not come here twice.
-            async with self.context.services.listener.watch(erased_channel, on_end):
-                await erased.wait()
-        except Unavailable:
-            return  # no event stream: the socket's own subscriptions say so
-        await self._close(4403, "your data was erased (deleteMyData)")
+    def _close_on_erasure(self, error: ServiceError) -> None:
+        """The socket must not outlive its account: when its user's data is erased (deleteMyData,
+        on any replica) it closes, as their subscriptions end with ACCOUNT_ERASED."""
+        if isinstance(error, AccountErased) and self._closing is None:
+            self._closing = asyncio.create_task(self._close(4403, "your data was erased (deleteMyData)"))
 
     async def _close_at(self, closes_at: float) -> None:
         # A timer: the socket must not outlive the token that opened it.
@@ -277,9 +269,10 @@ class TransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
         operation.task.cancel()
 
     async def shutdown(self) -> None:
-        for timer in (self._expiry, self._erasure):
-            if timer is not None:
-                timer.cancel()
+        if self._expiry is not None:
+            self._expiry.cancel()
+        if self._erasure is not None:
+            self.context.services.listener.unwatch(self._erasure)
         if self._keepalive is not None:
             self._keepalive.stop()
         try:
