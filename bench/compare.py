@@ -64,10 +64,12 @@ from devstack.redis_server import free_port, start_redis
 from tests.samples import CV
 from tests.support import auth
 from tests.support.gql import connection_init, improve_cv
-from tests.support.processes import Api, _spawn, start_api, start_worker, wait_healthy
+from tests.support.processes import LOGS, Api, _spawn, start_api, start_worker, wait_healthy
 
 PEERS = Path(__file__).resolve().parent / "peers"
 SYSTEMS = ("project", "tutorial", "polling")
+# A phase whose subscribers have not all finished in this long is stuck, not slow: say so rather than hang.
+STALL_LIMIT = 120.0
 
 
 @dataclass
@@ -109,10 +111,11 @@ async def open_socket(ws_url: str, job_id: str) -> websockets.ClientConnection:
         ws_url, subprotocols=[Subprotocol("graphql-transport-ws")], max_size=None, compression=None
     )
     await ws.send(connection_init())
-    assert json.loads(await ws.recv())["type"] == "connection_ack"
+    assert json.loads(await asyncio.wait_for(ws.recv(), STALL_LIMIT))["type"] == "connection_ack"
     payload = {"query": QUERY, "variables": {"j": job_id}}
     await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": payload}))
-    first = json.loads(await ws.recv())  # the current state: QUEUED
+    # The current state (QUEUED); a server that never answers is reported, not waited on forever.
+    first = json.loads(await asyncio.wait_for(ws.recv(), STALL_LIMIT))
     assert first["type"] == "next", first
     return ws
 
@@ -169,7 +172,14 @@ async def phase(
         cpu_before, client_before = cpu_seconds(stage.served.proc.pid), time.process_time()
         released = time.time()
         await release(redis, jobs, rate)
-        await asyncio.gather(*tasks)
+        done, pending = await asyncio.wait(tasks, timeout=STALL_LIMIT)
+        if pending:
+            raise RuntimeError(
+                f"{name}: {len(pending)} of {len(tasks)} subscribers still waiting after {STALL_LIMIT:g} s "
+                f"({len(receipts.times)} events received); see {LOGS}"
+            )
+        for task in done:
+            task.result()  # a subscriber's failure is the run's
         api_cpu = cpu_seconds(stage.served.proc.pid) - cpu_before
         client_cpu = time.process_time() - client_before
     finally:
