@@ -89,6 +89,10 @@ async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         await listener_redis.aclose()
         await redis.aclose()
         await pool.aclose()
+        # Resolver coroutines that graphql-core created and never awaited (an operation refused
+        # midway) can sit in reference cycles; collected here, while the interpreter is whole,
+        # rather than at its teardown, where finalising them prints a KeyError traceback.
+        gc.collect()
 
 
 # What GraphQL clients send: the token, JSON, and the preflight headers uploads must carry
