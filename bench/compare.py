@@ -301,6 +301,8 @@ async def run(args: argparse.Namespace) -> None:
         for number in range(args.runs):
             print(f"run {number + 1} of {args.runs} ...", flush=True)
             runs.append(await one_run(env, data, args))
+            if args.runs > 1:  # a later run that fails loses none of the earlier ones' figures
+                print(table(runs[-1:]), flush=True)
     finally:
         redis.stop()
     sizes = (
