@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: bench-redactor run test test-fast test-long bench bench-documents lint schema install clean token browser js-clients vendor
+.PHONY: bench-compare bench-redactor run test test-fast test-long bench bench-documents lint schema install clean token browser js-clients vendor
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -62,6 +62,10 @@ token: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/compiled_vs_execute.py
 	$(BIN)/python bench/pipeline.py $(BENCH_ARGS)
+
+# This project beside the Strawberry-tutorial pattern and pollers, on one Redis (bench/compare.py).
+bench-compare: $(STAMP)
+	$(BIN)/python bench/compare.py --runs 3 $(BENCH_ARGS)
 
 # What the redactor costs a worker on the longest CV of hostile digits and separators.
 bench-redactor: $(STAMP)

@@ -161,7 +161,7 @@ async def throughput_run(
                     break
         cpu = cpu_of_tree(worker.pid) - cpu_before
     finally:
-        await pubsub.aclose()  # type: ignore[no-untyped-call]
+        await pubsub.aclose()
         await worker.stop()
         await client.aclose()
     latencies = [(at - released) * 1000 for at in finished.values()]
@@ -375,7 +375,7 @@ def fanout_run(server: RedisServer, subscribers: int, messages: int, size: int) 
     channel = f"{PREFIX}:events:fanout-{uuid.uuid4().hex[:6]}"
     listeners = []
     for _ in range(subscribers):
-        pubsub = redis.Redis.from_url(server.url).pubsub()  # type: ignore[no-untyped-call]
+        pubsub = redis.Redis.from_url(server.url).pubsub()
         pubsub.subscribe(channel)
         assert pubsub.get_message(timeout=5)["type"] == "subscribe"
         listeners.append(pubsub)

@@ -115,7 +115,7 @@ class Subscription:
                 if event.state.terminal:
                     return
         finally:
-            await pubsub.aclose()  # type: ignore[no-untyped-call]
+            await pubsub.aclose()
 
 
 class TutorialGraphQL(GraphQL[dict[str, Any], None]):
