@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import strawberry
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from strawberry.types import Info
 
 from graph.context import Context, Services
 from graph.domain import validation
+from graph.domain.downloads import attachment, caller, not_found
 from graph.domain.launch import start_job
 from graph.domain.mirror import build
 from graph.domain.types import Job
-from jobs.core.errors import InvalidInput, NotFound, RateLimited, Unauthenticated
+from jobs.core.errors import InvalidInput, NotFound, RateLimited
 from jobs.core.names import JobKind, JobState
 from jobs.core.quotas import Charge, Period, Quota, utcnow
 
@@ -73,10 +74,9 @@ async def download_export(request: Request) -> Response:
     """GET /downloads/export/{id} with the owner's bearer token: the zip. Without a valid token 401;
     another user's export, one not finished and one expired answer alike, 404 (C7)."""
     services: Services = request.state.services
-    try:
-        user = services.verifier.user(request.headers.get("authorization"))
-    except Unauthenticated as e:
-        return JSONResponse({"error": {"code": e.code, "message": e.message}}, status_code=401)
+    user = caller(request)
+    if isinstance(user, Response):
+        return user
     try:
         job_id = validation.job_id(request.path_params["job_id"])
         record = await services.store.get(job_id)
@@ -91,10 +91,5 @@ async def download_export(request: Request) -> Response:
     ):
         content = await services.redis.get(services.keys.export_file(record.id))
     if content is None:
-        return JSONResponse({"error": {"code": "NOT_FOUND", "message": "no such export"}}, status_code=404)
-    headers = {
-        "Content-Disposition": f'attachment; filename="cvimprover-export-{job_id[:8]}.zip"',
-        "Cache-Control": "private, no-store",
-        "X-Content-Type-Options": "nosniff",
-    }
-    return Response(content, media_type="application/zip", headers=headers)
+        return not_found("no such export")
+    return attachment(content, "application/zip", f"cvimprover-export-{job_id[:8]}.zip")
