@@ -4,6 +4,7 @@ engine, made once per worker process."""
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
 from functools import cache, cached_property
 from typing import Any
@@ -83,8 +84,18 @@ def worker_redis(settings: Settings, **options: Any) -> Redis:
     return client
 
 
-@cache
+_MAKING = threading.Lock()
+
+
 def worker_context() -> WorkerContext:
+    """The process's one context. The threads pool's first jobs ask for it in several threads at
+    once: made under a lock, or each would make Redis pools of its own."""
+    with _MAKING:
+        return _made_once()
+
+
+@cache
+def _made_once() -> WorkerContext:
     settings = get_settings()
     once = worker_redis(settings, retry=Retry(ExponentialBackoff(), 0))
     return WorkerContext(settings, retrying_redis(settings), once)

@@ -9,8 +9,13 @@ replaced (WORKER_MAX_MEMORY_PER_CHILD_MB) stay counted. The directory is removed
 
 The metrics are made on first use (`worker_metrics()`), never at import: Celery imports the task
 modules before the worker's start hook runs, and a metric made before the switch would keep
-its values in one process's memory, out of the exporter's sight. Labels are the job's kind, its
-outcome or state, and error codes: never a user, a job id or anything from a CV.
+its values in one process's memory, out of the exporter's sight. With the threads pool the first
+jobs start in several threads at once, so the first use is serialised (`_MAKING`): two threads
+making the metrics together would register each name twice, and the loser's job died in its
+claim with DuplicateTimeseries, left RUNNING with no runner until its lease lapsed.
+
+Labels are the job's kind, its outcome or state, and error codes: never a user, a job id or
+anything from a CV.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import functools
 import os
 import shutil
 import tempfile
+import threading
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, multiprocess, start_http_server, values
@@ -41,8 +47,16 @@ class WorkerMetrics:
     model_output_tokens: Counter
 
 
-@functools.cache
+_MAKING = threading.Lock()
+
+
 def worker_metrics() -> WorkerMetrics:
+    with _MAKING:
+        return _made_once()
+
+
+@functools.cache
+def _made_once() -> WorkerMetrics:
     return WorkerMetrics(
         queue_wait=Histogram(
             "cvi_job_queue_wait_seconds",
