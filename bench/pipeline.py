@@ -1,8 +1,10 @@
 """Pipeline benchmark: N live subscriptions over M offline-engine jobs on one API process.
 
-Starts its own Redis and API, creates the jobs through the mutation, opens every subscription,
-then starts a Celery worker and hands it the jobs, so that every event is delivered live. Two
-phases, each with fresh jobs and subscriptions:
+Starts its own Redis and, per run, a fresh API; creates the jobs through the mutation, opens every
+subscription from `--clients` client processes (bench/clients.py: the client is not the bottleneck;
+their CPU per receipt and the busiest one's share of a core are printed), then starts a Celery worker
+and hands it the jobs, so that every event is delivered live. Two phases, each with fresh jobs and
+subscriptions:
 
 - steady: the jobs reach the worker at a fixed rate (`--release-rate` jobs/s, 50 by default), as work arrives
   in production; prints the event latency from the worker's publish (the event's `at`, Redis
@@ -13,52 +15,162 @@ phases, each with fresh jobs and subscriptions:
   and jobs/s completed. Fewer jobs than subscriptions' worth keeps the two worker processes
   from being the limit: each event they publish is delivered 20 times.
 
-Also printed: the API process's RSS per open subscription (first phase), and the client's own
-CPU per receipt (it shares the machine's two cores with the API, the worker and Redis).
+Also printed: the API process's RSS per open subscription (first phase). With `--runs` above 1, each
+figure's min/median/max over the runs; the machine and its load before each run head the output.
 
 The jobs are paced without touching the service: while no worker runs, the mutation's tasks wait
-in the Celery queue (a Redis list); the bench moves them aside and gives them back at the rate.
+in the Celery queues (Redis lists); the bench moves every one of them aside (HeldQueues) and gives the
+tasks back to the same lists at the rate.
 
-    python bench/pipeline.py [--subscriptions 1000] [--jobs 100] [--release-rate 50]
-                             [--burst-jobs 50] [--no-deflate]
+    python bench/pipeline.py [--subscriptions 1000] [--jobs 100] [--release-rate 50] [--burst-jobs 50]
+                             [--clients 2] [--runs 3] [--ws auto|websockets|websockets-sansio|wsproto]
+                             [--deflate | --no-deflate]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
+import platform
 import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import uvloop
-import websockets
 from prometheus_client.parser import text_string_to_metric_families
 from redis.asyncio import Redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.clients import Clients, Figures
 from devstack.redis_server import start_redis
 from jobs.celery import create_celery
 from settings import Settings
 from tests.samples import CV
 from tests.support import auth
-from tests.support.gql import connection_init, improve_cv
-from tests.support.processes import Api, start_api, start_worker
+from tests.support.gql import improve_cv
+from tests.support.processes import LOGS, Api, start_api, start_worker
 
-QUERY = "subscription($j: ID!) { jobUpdates(jobId: $j) { seq type state delta at } }"
 PREFIX = "bench"
-# kombu's Redis transport keeps a queue as a list named after it, under the global key prefix.
-QUEUE = f"{PREFIX}:celery:{PREFIX}.jobs"
-HELD = f"{QUEUE}:held-by-bench"
+# A phase whose subscribers have not all finished in this long is stuck, not slow: say so rather than hang.
+STALL_LIMIT = 120.0
+
+
+def queue_pattern(prefix: str) -> str:
+    """kombu's Redis transport keeps a queue as a list named after it under the global key prefix; the
+    job queues are named `<prefix>.jobs...` (one, or one per plan), each priority a list of its own
+    (`<queue>\\x06\\x16<n>`)."""
+    return f"{prefix}:celery:{prefix}.jobs*"
+
+
+@dataclass
+class HeldQueues:
+    """The tasks of every job queue, moved aside while no worker runs, then given back at a rate."""
+
+    redis: Redis
+    # (the queue's list, where its tasks wait meanwhile, how many)
+    lists: list[tuple[str, str, int]]
+
+    @classmethod
+    async def hold(cls, redis: Redis, prefix: str = PREFIX) -> HeldQueues:
+        lists = []
+        async for key in redis.scan_iter(match=queue_pattern(prefix), count=1000):
+            # Only the queues' lists: kombu's bindings are sets, and nothing else may match.
+            if await redis.type(key) != b"list":
+                continue
+            name = key.decode()  # queue names are ASCII (a priority's separators included)
+            held = f"{prefix}:held-by-bench:{name}"
+            count = await redis.llen(name)
+            await redis.rename(name, held)
+            lists.append((name, held, count))
+        if not lists:
+            raise RuntimeError(f"no queued task under {queue_pattern(prefix)}: was a worker running?")
+        return cls(redis, lists)
+
+    @property
+    def tasks(self) -> int:
+        return sum(count for _, _, count in self.lists)
+
+    async def release(self, rate: float | None) -> None:
+        """Every held task back to its own list, oldest first, the lists in turn, `rate` per second (all at
+        once if None). kombu pushes on the left and a worker takes from the right: a task given back
+        goes to the left, behind those given back before it."""
+        order = [
+            (name, held)
+            for turn in range(max(count for _, _, count in self.lists))
+            for name, held, count in self.lists
+            if turn < count
+        ]
+        start = time.monotonic()
+        for i, (name, held) in enumerate(order):
+            if rate is not None:
+                # Pacing is the point here: there is no event to wait for.
+                await asyncio.sleep(max(0.0, start + i / rate - time.monotonic()))
+            await self.redis.lmove(held, name, "RIGHT", "LEFT")
+
+
+def machine() -> str:
+    """The machine the figures come from."""
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor() or "unknown CPU",
+    )
+    return f"machine: {os.cpu_count()} CPUs ({model}), Python {platform.python_version()}"
+
+
+def load() -> str:
+    """The load average and the busiest processes now: what shares the cores with the bench."""
+    one, five, fifteen = os.getloadavg()
+    top = subprocess.run(
+        ["ps", "-eo", "pcpu,comm", "--sort=-pcpu", "--no-headers"], capture_output=True, text=True
+    ).stdout.splitlines()[:4]
+    busiest = ", ".join(" ".join(line.split()[::-1]) + "%" for line in top)
+    return f"load average {one:.2f} {five:.2f} {fifteen:.2f}; busiest: {busiest}"
+
+
+def add_server_options(parser: argparse.ArgumentParser) -> None:
+    """--ws and --deflate/--no-deflate for the scripts that start APIs."""
+    parser.add_argument(
+        "--ws",
+        default="auto",
+        choices=["auto", "websockets", "websockets-sansio", "wsproto"],
+        help="uvicorn's WebSocket implementation (UVICORN_WS)",
+    )
+    parser.add_argument(
+        "--deflate",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="permessage-deflate: the API accepts it (uvicorn --ws-per-message-deflate) and the clients "
+        "offer it, as browsers do; off by default (neither)",
+    )
+
+
+def server_env(args: argparse.Namespace) -> dict[str, str]:
+    # uvicorn reads its options from UVICORN_* variables too.
+    return {"UVICORN_WS": args.ws, "UVICORN_WS_PER_MESSAGE_DEFLATE": "true" if args.deflate else "false"}
+
+
+def spread(values: list[float], fmt: str = "{:.1f}") -> str:
+    """One figure over the runs: the value, or min/median/max."""
+    if len(values) == 1:
+        return fmt.format(values[0])
+    return "/".join(fmt.format(v) for v in (min(values), statistics.median(values), max(values)))
+
+
+def quantile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, int(len(ordered) * q) - 1)]
 
 
 def cpu_seconds(pid: int) -> float:
@@ -71,50 +183,6 @@ def rss_kib(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     raise RuntimeError("no VmRSS")
-
-
-async def open_subscription(ws_url: str, job_id: str):
-    # permessage-deflate stays on, as browsers negotiate it.
-    ws = await websockets.connect(ws_url, subprotocols=["graphql-transport-ws"], max_size=None)
-    await ws.send(connection_init())
-    assert json.loads(await ws.recv())["type"] == "connection_ack"
-    await ws.send(
-        json.dumps({"id": "1", "type": "subscribe", "payload": {"query": QUERY, "variables": {"j": job_id}}})
-    )
-    first = json.loads(await ws.recv())  # the current state: QUEUED
-    assert first["type"] == "next", first
-    return ws
-
-
-@dataclass
-class Receipts:
-    latencies: list[float] = field(default_factory=list)
-    times: list[float] = field(default_factory=list)
-
-
-async def drain(ws, receipts: Receipts) -> None:
-    async for raw in ws:
-        now = time.time()
-        message = json.loads(raw)
-        if message["type"] == "ping":
-            await ws.send(json.dumps({"type": "pong"}))  # as graphql-ws clients do
-            continue
-        if message["type"] != "next":
-            break
-        event = message["payload"]["data"]["jobUpdates"]
-        receipts.latencies.append(now - datetime.fromisoformat(event["at"]).timestamp())
-        receipts.times.append(now)
-    await ws.close()
-
-
-async def release(redis: Redis, jobs: int, rate: float | None) -> None:
-    """Give the held tasks back to the worker's queue, oldest first, `rate` per second."""
-    start = time.monotonic()
-    for i in range(jobs):
-        if rate is not None:
-            # Pacing is the point here: there is no event to wait for.
-            await asyncio.sleep(max(0.0, start + i / rate - time.monotonic()))
-        await redis.lmove(HELD, QUEUE, "RIGHT", "LEFT")
 
 
 def wait_ready(env: dict[str, str], name: str) -> None:
@@ -152,63 +220,96 @@ def bucket_quantile(buckets: dict[float, float], q: float) -> float:
 
 
 async def phase(
-    name: str, api: Api, env: dict[str, str], data: Path, args, jobs: int, rate: float | None
-) -> None:
+    name: str,
+    api: Api,
+    env: dict[str, str],
+    data: Path,
+    args: argparse.Namespace,
+    jobs: int,
+    rate: float | None,
+) -> dict[str, float]:
+    """One phase's figures: fresh jobs held in the queues, fresh subscribers, a fresh worker."""
     redis = Redis.from_url(env["REDIS_URL"])
     cv = "\n".join(CV for _ in range(8))
-    created = [await improve_cv(api.http_url, f"{cv}\nRun {i}") for i in range(jobs)]
-    await redis.rename(QUEUE, HELD)
+    created = [await improve_cv(api.http_url, f"{cv}\nRun {name} {i}") for i in range(jobs)]
+    held = await HeldQueues.hold(redis)
     rss_before = rss_kib(api.proc.pid)
-    sockets = [
-        await open_subscription(api.ws_url, created[i % jobs]["id"]) for i in range(args.subscriptions)
-    ]
-    rss_after = rss_kib(api.proc.pid)
-    receipts = Receipts()
-    drains = [asyncio.create_task(drain(ws, receipts)) for ws in sockets]
-    worker = start_worker(f"bench-{name}-worker", env, data, pool="prefork", concurrency=2)
+    worker_name = f"bench-{name}-worker"
     try:
-        # A booting worker competes for the cores; measure from when it answers.
-        await asyncio.to_thread(wait_ready, env, f"bench-{name}-worker")
-        lag_before = await lag_buckets(api)
-        cpu_before, client_before = cpu_seconds(api.proc.pid), time.process_time()
-        released = time.time()
-        await release(redis, jobs, rate)
-        await asyncio.gather(*drains)
-        api_cpu = cpu_seconds(api.proc.pid) - cpu_before
-        client_cpu = time.process_time() - client_before
-        lag = {bound: count - lag_before[bound] for bound, count in (await lag_buckets(api)).items()}
+        async with Clients.start(
+            [api.ws_url], args.subscriptions, args.clients, auth.Caller.bearer, args.deflate
+        ) as clients:
+            await clients.subscribe([job["id"] for job in created])
+            rss_after = rss_kib(api.proc.pid)
+            worker = start_worker(worker_name, env, data, pool="prefork", concurrency=2)
+            try:
+                # A booting worker competes for the cores; measure from when it answers.
+                await asyncio.to_thread(wait_ready, env, worker_name)
+                lag_before = await lag_buckets(api)
+                await clients.mark()
+                cpu_before, released = cpu_seconds(api.proc.pid), time.time()
+                await held.release(rate)
+                pending = await clients.wait_complete(STALL_LIMIT)
+                api_cpu = cpu_seconds(api.proc.pid) - cpu_before
+                received = await clients.collect()
+                if pending:
+                    raise RuntimeError(stalled(name, pending, args.subscriptions, received))
+                lag = {bound: count - lag_before[bound] for bound, count in (await lag_buckets(api)).items()}
+            finally:
+                await worker.stop()
     finally:
-        await worker.stop()
         await redis.aclose()
-    report(name, args, jobs, rate, receipts, released, api_cpu, client_cpu, rss_after - rss_before, rss_after)
-    p50, p99 = (bucket_quantile(lag, q) * 1000 for q in (0.5, 0.99))
-    print(
-        f"API histogram p50 / p99  {p50:.1f} / {p99:.1f} ms "
-        f"({lag[float('inf')]:.0f} frames; publish -> frame written, by its buckets)"
+    latencies, count = received.latencies, received.receipts
+    duration = max(received.times) - min(received.times)
+    return {
+        "events": count,
+        "events_per_s": count / duration,
+        "p50_ms": statistics.median(latencies) * 1000,
+        "p99_ms": quantile(latencies, 0.99) * 1000,
+        "max_ms": max(latencies) * 1000,
+        "api_us_per_event": api_cpu / count * 1e6,
+        "jobs_per_s": jobs / (max(received.times) - released),
+        "kib_per_subscription": (rss_after - rss_before) / args.subscriptions,
+        "api_rss_mib": rss_after / 1024,
+        "histogram_p50_ms": bucket_quantile(lag, 0.5) * 1000,
+        "histogram_p99_ms": bucket_quantile(lag, 0.99) * 1000,
+        "client_us_per_receipt": received.cpu_us_per_receipt,
+        "busiest_client_core_share": received.busiest_cpu_share * 100,
+    }
+
+
+def stalled(name: str, pending: int, subscriptions: int, received: Figures) -> str:
+    return (
+        f"{name}: {pending} of {subscriptions} subscriptions still open after {STALL_LIMIT:g} s "
+        f"({received.receipts} events received); see the API's /metrics and {LOGS}"
     )
 
 
-def report(name, args, jobs, rate, receipts: Receipts, released, api_cpu, client_cpu, rss_delta, rss) -> None:
-    latencies = sorted(receipts.latencies)
-    count = len(latencies)
-    duration = max(receipts.times) - min(receipts.times)
-    pace = "all at once" if rate is None else f"{rate:g} jobs/s"
-    print(f"\n== {name}: {args.subscriptions} subscriptions over {jobs} jobs, released {pace}")
-    print(f"events delivered         {count} in {duration:.2f} s")
-    print(
-        f"latency p50 / p99 / max  {statistics.median(latencies) * 1000:.1f} / "
-        f"{latencies[int(count * 0.99) - 1] * 1000:.1f} / {latencies[-1] * 1000:.1f} ms"
-    )
-    print(f"events/s delivered       {count / duration:,.0f} (one API process)")
-    print(f"API CPU per delivery     {api_cpu / count * 1e6:.0f} µs ({api_cpu:.2f} s CPU)")
-    print(f"client CPU per receipt   {client_cpu / count * 1e6:.0f} µs (the bench's own process)")
-    print(f"jobs/s completed         {jobs / (max(receipts.times) - released):.1f} (one worker, 2 processes)")
-    if name == "steady":  # the first phase: later ones reuse the memory it freed
-        per_subscription = rss_delta / args.subscriptions
-        print(f"API RSS per subscription {per_subscription:.1f} KiB (API RSS {rss / 1024:.0f} MiB)")
+# The figures a phase prints: key, label, format.
+LINES = [
+    ("events", "events delivered", "{:,.0f}"),
+    ("events_per_s", "events/s delivered (one API process)", "{:,.0f}"),
+    ("p50_ms", "latency p50, ms (at -> receipt)", "{:.1f}"),
+    ("p99_ms", "latency p99, ms", "{:.1f}"),
+    ("max_ms", "latency max, ms", "{:.1f}"),
+    ("histogram_p50_ms", "API histogram p50, ms (-> frame written)", "{:.1f}"),
+    ("histogram_p99_ms", "API histogram p99, ms", "{:.1f}"),
+    ("api_us_per_event", "API CPU per delivery, us", "{:.1f}"),
+    ("jobs_per_s", "jobs/s completed (one worker, 2 processes)", "{:.1f}"),
+    ("kib_per_subscription", "API RSS per socket with 1 subscription, KiB", "{:.1f}"),
+    ("api_rss_mib", "API RSS with them, MiB", "{:.0f}"),
+    ("client_us_per_receipt", "client CPU per receipt, us", "{:.1f}"),
+    ("busiest_client_core_share", "busiest client process, % of a core", "{:.0f}"),
+]
 
 
-async def run(args) -> None:
+def report(title: str, runs: list[dict[str, float]]) -> None:
+    print(f"\n== {title}" + (f" ({len(runs)} runs, min/median/max)" if len(runs) > 1 else ""))
+    for key, label, fmt in LINES:
+        print(f"{label:44} {spread([run[key] for run in runs], fmt)}")
+
+
+async def run(args: argparse.Namespace) -> None:
     data = Path(tempfile.mkdtemp(prefix="cvi-bench-"))
     redis = start_redis(data / "redis")
     env = {
@@ -218,17 +319,35 @@ async def run(args) -> None:
         "JWT_SECRET": auth.SECRET,
         "MAX_ACTIVE_JOBS_PER_USER": str(max(args.jobs, args.burst_jobs)),
         "MAX_WEBSOCKETS_PER_USER": str(args.subscriptions),
+        **server_env(args),
     }
-    if not args.deflate:
-        # uvicorn reads its options from UVICORN_* variables too.
-        env["UVICORN_WS_PER_MESSAGE_DEFLATE"] = "false"
-    api = await start_api("bench-api", env, data)
+    print(machine())
+    print(f"options: {vars(args)}")
+    steady: list[dict[str, float]] = []
+    burst: list[dict[str, float]] = []
     try:
-        await phase("steady", api, env, data, args, args.jobs, args.release_rate)
-        await phase("burst", api, env, data, args, args.burst_jobs, None)
+        for number in range(args.runs):
+            print(f"run {number + 1} of {args.runs}: {load()}", flush=True)
+            api = await start_api("bench-api", env, data)
+            try:
+                steady.append(await phase("steady", api, env, data, args, args.jobs, args.release_rate))
+                burst.append(await phase("burst", api, env, data, args, args.burst_jobs, None))
+            finally:
+                await api.proc.stop()
+            print(
+                "  steady " + figures_line(steady[-1]) + "\n  burst  " + figures_line(burst[-1]), flush=True
+            )
     finally:
-        await api.proc.stop()
         redis.stop()
+    report(
+        f"steady: {args.subscriptions} subscriptions over {args.jobs} jobs at {args.release_rate:g} jobs/s",
+        steady,
+    )
+    report(f"burst: {args.subscriptions} subscriptions over {args.burst_jobs} jobs at once", burst)
+
+
+def figures_line(figures: dict[str, float]) -> str:
+    return ", ".join(f"{key} {value:,.1f}" for key, value in figures.items())
 
 
 def main() -> None:
@@ -243,13 +362,9 @@ def main() -> None:
         help="jobs of the burst phase: fewer jobs, more subscribers each, so that the worker's "
         "output is not what limits the API's delivery rate",
     )
-    parser.add_argument(
-        "--no-deflate",
-        dest="deflate",
-        action="store_false",
-        help="run the API with WebSocket permessage-deflate off (uvicorn --ws-per-message-deflate false)",
-    )
-    # uvloop keeps the measuring client's own cost per receipt down.
+    parser.add_argument("--clients", type=int, default=2, help="client processes (bench/clients.py)")
+    parser.add_argument("--runs", type=int, default=3)
+    add_server_options(parser)
     uvloop.run(run(parser.parse_args()))
 
 
