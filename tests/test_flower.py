@@ -16,7 +16,7 @@ from devstack.redis_server import free_port
 from tests.conftest import Stack, start_stack
 from tests.samples import CV
 from tests.support.gql import improve_cv, stream_of
-from tests.support.processes import _spawn
+from tests.support.processes import start_process
 
 AUTH = ("ops", "probe-password")
 
@@ -45,7 +45,7 @@ async def _until(client: httpx.AsyncClient, path: str, found: Any, limit: float 
 async def test_flower_lists_a_jobs_task_by_kind_and_id(stack: Stack) -> None:
     port = free_port()
     args = [sys.executable, "-m", "celery", "-A", "jobs", "flower", f"--port={port}", "--address=127.0.0.1"]
-    flower = _spawn("t-flower-flower", [*args, f"--basic-auth={':'.join(AUTH)}"], stack.env, stack.cwd)
+    flower = start_process("t-flower-flower", [*args, f"--basic-auth={':'.join(AUTH)}"], stack.env, stack.cwd)
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", auth=AUTH, timeout=10) as client:
             # Listening to events once the worker's heartbeat reached it: the job's events will too.

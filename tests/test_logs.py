@@ -37,7 +37,7 @@ from tests.support.gql import (
     stream_of,
     upload_resume,
 )
-from tests.support.processes import LOGS, Api, _spawn, wait_healthy
+from tests.support.processes import LOGS, Api, start_process, wait_healthy
 
 PREFIX = "t-logs"
 PERSONAL = [
@@ -171,12 +171,12 @@ async def _verbose_stack(redis_url: str, cwd: Any, metrics_port: int, **env: str
     full_env = {**stack_env(redis_url, PREFIX), **env, "LOG_LEVEL": "DEBUG"}
     full_env["WORKER_METRICS_PORT"] = str(metrics_port)
     celery = [sys.executable, "-m", "celery", "-A", "jobs", "worker", "--loglevel=DEBUG", "--pool=threads"]
-    worker = _spawn(
+    worker = start_process(
         f"{PREFIX}-worker", [*celery, f"--hostname={PREFIX}-worker@%h", "--without-mingle"], full_env, cwd
     )
     port = free_port()
     uvicorn = [sys.executable, "-m", "uvicorn", "asgi:app", "--host", "127.0.0.1", "--port", str(port)]
-    api = Api(_spawn(f"{PREFIX}-api", [*uvicorn, "--log-level", "trace"], full_env, cwd), port)
+    api = Api(start_process(f"{PREFIX}-api", [*uvicorn, "--log-level", "trace"], full_env, cwd), port)
     await wait_healthy(api)
     return Stack(PREFIX, full_env, cwd, api, [worker])
 

@@ -55,7 +55,9 @@ class Proc:
         await self.stop(signal.SIGKILL)
 
 
-def _spawn(name: str, args: list[str], env: dict[str, str], cwd: Path) -> Proc:
+def start_process(name: str, args: list[str], env: dict[str, str], cwd: Path) -> Proc:
+    """`args` in a session of its own (stop() signals its whole group), in `cwd`, with `env` over this
+    environment less its OPENAI_ and REDIS_ variables; its output goes to LOGS/<name>.log."""
     log = _log_file(name)
     process = subprocess.Popen(
         args,
@@ -92,7 +94,7 @@ def start_worker(
         "--without-mingle",
         "--without-gossip",
     ]
-    return _spawn(name, args, env, cwd)
+    return start_process(name, args, env, cwd)
 
 
 @dataclass
@@ -117,7 +119,7 @@ def start_beat(name: str, env: dict[str, str], cwd: Path) -> Proc:
     """`celery -A jobs beat`, its schedule's state in `cwd`."""
     schedule = str(cwd / f"{name}-schedule")
     args = [sys.executable, "-m", "celery", "-A", "jobs", "beat", "--loglevel=INFO", "--schedule", schedule]
-    return _spawn(name, args, env, cwd)
+    return start_process(name, args, env, cwd)
 
 
 async def start_api(name: str, env: dict[str, str], cwd: Path, python: str = sys.executable) -> Api:
@@ -137,7 +139,7 @@ async def start_api(name: str, env: dict[str, str], cwd: Path, python: str = sys
         "--timeout-graceful-shutdown",
         "3",
     ]
-    api = Api(_spawn(name, args, env, cwd), port)
+    api = Api(start_process(name, args, env, cwd), port)
     await wait_healthy(api)
     return api
 
