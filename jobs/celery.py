@@ -20,6 +20,7 @@ from celery.signals import (
 )
 
 from jobs.core import logs
+from jobs.core.dispatch import PRIORITY_STEPS, queues_best_first
 from jobs.core.names import TASK_NAMES, Keys
 from settings import Settings, get_settings
 
@@ -41,8 +42,14 @@ def create_celery(settings: Settings) -> Celery:
         task_default_queue=keys.queue,
         task_default_exchange=keys.queue,
         task_default_routing_key=keys.queue,
+        # Jobs go to their plan's queue at their turn (jobs/core/dispatch.py says how the order
+        # holds). A worker started without -Q consumes all of these, best plan first.
+        task_queues={name: {"exchange": name, "routing_key": name} for name in queues_best_first(keys)},
         # C6: a task is acknowledged only when it ends, so a worker that dies mid-job leaves it
         # to be redelivered; one prefetched task per process keeps the others free for peers.
+        # Unacknowledged tasks count against the prefetch limit (concurrency x 1), so a worker holds
+        # at most one task per pool process, each running or handed to an idle process: none waits
+        # in a worker while a better one waits in Redis (a countdown's re-send is held beside them).
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
@@ -74,6 +81,9 @@ def create_celery(settings: Settings) -> Celery:
             "unacked_restore_interval": settings.broker_restore_interval,
             "unacked_restore_throttle": 1,
             "global_keyprefix": f"{settings.key_prefix}:celery:",
+            # A list per priority (jobs/core/dispatch.py: the plans' bands), served in this order.
+            "priority_steps": PRIORITY_STEPS,
+            "queue_order_strategy": "priority",
             # A dead or half-open connection is noticed in seconds, not at the next command.
             "socket_keepalive": True,
             "socket_connect_timeout": 5,

@@ -98,7 +98,8 @@ async def test_a_job_whose_task_was_lost_before_any_worker_took_it_is_sent_again
     worker = None
     try:
         job = await improve_cv(api.http_url, CV)
-        queue = "t-lost-task:celery:t-lost-task.jobs"
+        # A Premium caller's first job: its plan's queue, priority 0 (kombu's list without a suffix).
+        queue = "t-lost-task:celery:t-lost-task.jobs.premium"
         assert await redis.llen(queue) == 1
         await redis.delete(queue)
         worker = start_worker("t-lost-task-worker", {**env, "JOB_SWEEP_INTERVAL_SECONDS": "0.2"}, workdir)

@@ -31,10 +31,19 @@ from jobs.core.events import (
     prepare_emit,
 )
 from jobs.core.names import ACTIVE_STATES, EventType, JobKind, JobState, Keys, Stage
-from jobs.core.quotas import Charge
+from jobs.core.quotas import Charge, Plan
 from jobs.core.records import JobRecord
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Created:
+    record: JobRecord
+    # How many other unfinished jobs the owner had then: the job's turn in its plan's queue
+    # (jobs/core/dispatch.py). Read just after the atomic create, so a user's own simultaneous
+    # creates may share a rank; it only orders their jobs against other users' ones.
+    rank: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +79,19 @@ class JobStore:
         job_input: dict[str, Any],
         charges: Sequence[Charge] = (),
         active_limit: int | None = None,
+        plan: Plan = Plan.FREE,
     ) -> JobRecord:
+        return (await self.create_ranked(kind, owner, job_input, charges, active_limit, plan)).record
+
+    async def create_ranked(
+        self,
+        kind: JobKind,
+        owner: str,
+        job_input: dict[str, Any],
+        charges: Sequence[Charge] = (),
+        active_limit: int | None = None,
+        plan: Plan = Plan.FREE,
+    ) -> Created:
         """Write the record (QUEUED, seq 1) and its first event before anything is enqueued (C1).
         With `active_limit`, the owner may hold at most that many unfinished jobs (TooBusy);
         `charges` are made in the same step or not at all (QuotaRefused), and the first one's
@@ -93,6 +114,7 @@ class JobStore:
                     "attempts": 0,
                     "redeliveries": 0,
                     "charge": charges[0].key if charges else "",
+                    "plan": plan.value,
                 },
                 active_key=self._keys.user_active_jobs(owner) if active_limit is not None else None,
                 active_limit=active_limit,
@@ -100,7 +122,14 @@ class JobStore:
                 queued_grace_ms=self._queued_grace_ms,
             ),
         )
-        return await self.get(job_id)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.hgetall(self._keys.job(job_id))
+            pipe.scard(self._keys.user_active_jobs(owner))
+            raw, unfinished = await pipe.execute()
+        if not raw:
+            raise NotFound(f"job {job_id} does not exist")
+        # Without a cap the owner's jobs are not counted (no active set): every job is a first.
+        return Created(JobRecord.from_hash(raw), max(unfinished - 1, 0))
 
     async def get(self, job_id: str) -> JobRecord:
         raw = await self._redis.hgetall(self._keys.job(job_id))

@@ -11,7 +11,7 @@ from typing import Any
 from graph.context import Services
 from graph.edges.auth import User
 from jobs.core import logs
-from jobs.core.dispatch import enqueue
+from jobs.core.dispatch import enqueue, route
 from jobs.core.errors import Unavailable
 from jobs.core.events import ErrorInfo
 from jobs.core.names import JobKind
@@ -66,21 +66,24 @@ async def _start_job(
     unit = [services.quotas.unit(scope, user.id, user.plan)] if scope is not None else []
     charges = [*unit, *extra_charges]
     try:
-        record = await services.store.create(
+        created = await services.store.create_ranked(
             kind,
             user.id,
             job_input,
             charges=charges,
             active_limit=services.settings.max_active_jobs_per_user,
+            plan=user.plan,
         )
     except QuotaRefused as e:
         raise services.quotas.refuse(charges[e.index].refusal(e.used)) from None
+    record = created.record
+    to = route(services.keys, user.plan, created.rank)
     with logs.bound(job_id=record.id, job_kind=kind.value, user_hash=logs.user_hash(user.id)):
         try:
             if before_enqueue is not None:
                 await before_enqueue(record)
             # kombu's publish is blocking I/O: keep it off the event loop (C5).
-            await asyncio.to_thread(enqueue, services.celery, kind, record.id, logs.current("request_id"))
+            await asyncio.to_thread(enqueue, services.celery, kind, record.id, to, logs.current("request_id"))
         except Exception as e:
             log.exception("could not enqueue job %s", record.id)
             # ENQUEUE_FAILED is ours: failing the job gives its quota unit back.

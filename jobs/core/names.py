@@ -28,7 +28,8 @@ Key layout (`<p>` is `Settings.key_prefix`):
     <p>:pdf:<id>:file     string the PDF's bytes
     <p>:apq:docs          hash   APQ documents by sha256, and "#bytes" they are charged (bounded)
     <p>:apq:used          zset   APQ documents' sha256, scored by last use (LRU and TTL)
-    <p>.jobs              Celery queue of this deployment's tasks
+    <p>.jobs.<plan>       Celery queue of the jobs of users on that plan (premium, pro, basic, free)
+    <p>.jobs              Celery queue of everything else (retention; tasks sent before the plan queues)
 """
 
 from __future__ import annotations
@@ -194,7 +195,12 @@ class Keys:
 
     @property
     def queue(self) -> str:
+        """The default queue: tasks no plan routes (retention), and those sent before plan queues."""
         return f"{self.prefix}.jobs"
+
+    def plan_queue(self, plan: str) -> str:
+        """The queue of the jobs of users on `plan` (jobs/core/dispatch.py routes them)."""
+        return f"{self.prefix}.jobs.{plan.lower()}"
 
 
 # Celery task names per job kind; the API enqueues by name and never imports the task modules.

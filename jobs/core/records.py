@@ -9,6 +9,7 @@ from typing import Any
 from jobs.core.events import ErrorInfo
 from jobs.core.hashes import from_hash
 from jobs.core.names import JobKind, JobState
+from jobs.core.quotas import Plan
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +32,9 @@ class JobRecord:
     attempts: int = 0
     redeliveries: int = 0
     runner: str | None = None
+    # The owner's plan when the job was created: its queue, now and when its task is sent again
+    # (jobs/core/dispatch.py). Records written before plans were kept read as Free.
+    plan: Plan = Plan.FREE
 
     @classmethod
     def from_hash(cls, raw: Mapping[bytes | str, bytes | str]) -> JobRecord:

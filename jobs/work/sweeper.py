@@ -23,7 +23,9 @@ from celery import Celery
 from redis import Redis
 from redis.exceptions import RedisError
 
-from jobs.core.names import TASK_NAMES, JobKind, Keys
+from jobs.core.dispatch import enqueue, route
+from jobs.core.names import JobKind, Keys
+from jobs.core.quotas import Plan
 from settings import Settings
 
 log = logging.getLogger(__name__)
@@ -43,6 +45,7 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0
     redis.call('ZADD', KEYS[1], now + claim, id)
     table.insert(lapsed, id)
     table.insert(lapsed, redis.call('HGET', rec, 'kind'))
+    table.insert(lapsed, redis.call('HGET', rec, 'plan') or '')
   else
     redis.call('ZREM', KEYS[1], id)
   end
@@ -72,10 +75,13 @@ class Sweeper:
         """Send the task of every job whose lease lapsed; their ids."""
         args: list[str | int] = [self._keys.job(""), self._claim_ms, self._queued_ms]
         found = self._script(keys=[self._keys.leases], args=args)
-        ids = [x.decode() for x in found[::2]]
-        for job_id, kind in zip(ids, found[1::2], strict=True):
+        ids = [x.decode() for x in found[::3]]
+        for job_id, kind, plan in zip(ids, found[1::3], found[2::3], strict=True):
             log.warning("job %s: its runner stopped renewing its lease; sending its task again", job_id)
-            self._celery.send_task(TASK_NAMES[JobKind(kind.decode())], args=[job_id])
+            # Its plan's queue, first in line there: it waited its turn once already. A record from
+            # before plans were kept has none: the Free queue.
+            to = route(self._keys, Plan(plan.decode()) if plan else Plan.FREE)
+            enqueue(self._celery, JobKind(kind.decode()), job_id, to)
         return ids
 
     def _loop(self) -> None:

@@ -74,7 +74,15 @@ def _run_job(task: Task[Any, Any], job_id: str, work: Work) -> None:
         # Looked at again once the lease could have lapsed; by then the job has usually ended.
         log.info("job %s: %s; checking again then", job_id, held)
         again = {logs.REQUEST_ID_HEADER: logs.current("request_id")}
-        task.apply_async(args=(job_id,), countdown=held.seconds + 0.5, headers=again)
+        # Back to the queue and priority it came from (its plan's: jobs/core/dispatch.py).
+        came = task.request.delivery_info or {}
+        task.apply_async(
+            args=(job_id,),
+            countdown=held.seconds + 0.5,
+            headers=again,
+            queue=came.get("routing_key"),
+            priority=came.get("priority"),
+        )
         return
     except LOST_CONNECTION as e:
         # Not acknowledged: the broker hands the task out again once Redis is back.
