@@ -9,7 +9,7 @@ mutation) and the same number of subscribers, each in a fresh API process:
 - polling:  clients asking this project's API `job(id)` over HTTP every `--poll-interval` (500 ms), each
   poller starting at a random point of the interval; an "event" is a change of `seq` a poller sees.
 
-Each system runs two phases, each with fresh jobs and subscribers, held in the Celery queue while the
+Each system runs two phases, each with fresh jobs and subscribers, held in the Celery queues while the
 subscribers connect and then handed to a fresh worker (2 processes) as bench/pipeline.py does:
 
 - steady: `--jobs` released at `--release-rate` jobs/s: event latency p50/p99 (the event's `at`, Redis
@@ -19,64 +19,65 @@ subscribers connect and then handed to a fresh worker (2 processes) as bench/pip
 - burst: `--burst-jobs` released at once: events/s delivered at saturation (wall time from first to last
   receipt) and the API process's CPU per delivered event (/proc, user+system).
 
-The measuring client is this one Python process (uvloop), offering no permessage-deflate (pollers: one
-keep-alive HTTP/1.1 connection each, bench/peers/polling.py); at large sizes it
-becomes the limit of the wall rate (its CPU per receipt is printed), not of the API's CPU per event.
+The subscribers are `--clients` client processes (bench/clients.py), offering no permessage-deflate
+unless `--deflate`; their CPU per receipt and the busiest one's share of a core show they were not the
+limit. The pollers are this process (one keep-alive HTTP/1.1 connection each, bench/peers/polling.py).
+If a phase's subscribers are not all done within 120 s, the run stops saying so and leaves a py-spy dump
+and the /metrics of the API serving them in the test log directory. The machine, and its load before each
+run, head the output; each cell is min/median/max over `--runs`.
 
     python bench/compare.py [--subscriptions 200] [--jobs 20] [--release-rate 10] [--burst-jobs 10]
-                            [--poll-interval 0.5] [--runs 1]
+                            [--poll-interval 0.5] [--runs 3] [--clients 2]
+                            [--ws auto|websockets|websockets-sansio|wsproto] [--deflate]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from array import array
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
+import httpx
 import uvloop
-import websockets
 from redis.asyncio import Redis
-from websockets.typing import Subprotocol
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.clients import Clients, ProcessFigures
+from bench.clients import Figures as Received
 from bench.peers.polling import lift_api_call_quota, start_pollers
 from bench.pipeline import (
-    HELD,
     PREFIX,
-    QUERY,
-    QUEUE,
-    Receipts,
+    STALL_LIMIT,
+    HeldQueues,
+    add_server_options,
     cpu_seconds,
-    drain,
-    release,
+    load,
+    machine,
+    quantile,
     rss_kib,
+    server_env,
+    spread,
     wait_ready,
 )
 from devstack.redis_server import free_port, start_redis
 from tests.samples import CV
 from tests.support import auth
-from tests.support.gql import connection_init, improve_cv
-from tests.support.processes import LOGS, Api, _spawn, start_api, start_worker, wait_healthy
+from tests.support.gql import improve_cv
+from tests.support.processes import LOGS, Api, start_api, start_process, start_worker, wait_healthy
 
 PEERS = Path(__file__).resolve().parent / "peers"
 SYSTEMS = ("project", "tutorial", "polling")
-# A phase whose subscribers have not all finished in this long is stuck, not slow: say so rather than hang.
-STALL_LIMIT = 120.0
-
-
-@dataclass
-class Counted(Receipts):
-    """Receipts, and how many queries the pollers made to get them."""
-
-    polls: int = 0
 
 
 @dataclass
@@ -90,6 +91,7 @@ class Figures:
     redis_connections: float = 0.0
     cpu_us_per_event: float = 0.0
     client_cpu_us_per_receipt: float = 0.0
+    busiest_client_core_share: float = 0.0
     events: float = 0.0
 
 
@@ -103,36 +105,84 @@ ROWS = [
     ("API CPU per delivered event, us", "cpu_us_per_event", "{:.0f}"),
     ("events delivered (burst)", "events", "{:,.0f}"),
     ("client CPU per receipt, us (burst)", "client_cpu_us_per_receipt", "{:.0f}"),
+    ("busiest client process, % of a core (burst)", "busiest_client_core_share", "{:.0f}"),
 ]
 
 
-async def open_socket(ws_url: str, job_id: str) -> websockets.ClientConnection:
-    ws = await websockets.connect(
-        ws_url, subprotocols=[Subprotocol("graphql-transport-ws")], max_size=None, compression=None
-    )
-    await ws.send(connection_init())
-    assert json.loads(await asyncio.wait_for(ws.recv(), STALL_LIMIT))["type"] == "connection_ack"
-    payload = {"query": QUERY, "variables": {"j": job_id}}
-    await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": payload}))
-    # The current state (QUEUED); a server that never answers is reported, not waited on forever.
-    first = json.loads(await asyncio.wait_for(ws.recv(), STALL_LIMIT))
-    assert first["type"] == "next", first
-    return ws
+class Subscribers(Protocol):
+    """Whoever receives a phase's events: WebSocket client processes, or pollers."""
+
+    async def mark(self) -> None: ...
+
+    async def wait_complete(self, limit: float) -> int: ...
+
+    async def collect(self) -> Received: ...
 
 
-async def subscribe_all(
-    api: Api, job_ids: list[str], receipts: Counted, count: int
-) -> list[asyncio.Task[None]]:
-    sockets = [await open_socket(api.ws_url, job_ids[i % len(job_ids)]) for i in range(count)]
-    return [asyncio.create_task(drain(ws, receipts)) for ws in sockets]
+@dataclass
+class Pollers:
+    """The polling peer's clients (in this process) as Subscribers."""
+
+    tasks: list[asyncio.Task[None]]
+    latencies: list[float] = field(default_factory=list)
+    times: list[float] = field(default_factory=list)
+    polls: int = 0
+    cpu_mark: float = 0.0
+    wall_mark: float = 0.0
+
+    async def mark(self) -> None:
+        self.latencies.clear()
+        self.times.clear()
+        self.polls, self.cpu_mark, self.wall_mark = 0, time.process_time(), time.time()
+
+    async def wait_complete(self, limit: float) -> int:
+        done, pending = await asyncio.wait(self.tasks, timeout=limit)
+        for task in done:
+            task.result()  # a poller's failure is the run's
+        return len(pending)
+
+    async def collect(self) -> Received:
+        figures = ProcessFigures(
+            array("d", self.latencies).tobytes(),
+            array("d", self.times).tobytes(),
+            time.process_time() - self.cpu_mark,
+            time.time() - self.wall_mark,
+            [],
+        )
+        return Received(list(self.latencies), list(self.times), [figures])
 
 
-async def poll_all(
-    api: Api, job_ids: list[str], receipts: Counted, count: int, interval: float, redis_url: str
-) -> list[asyncio.Task[None]]:
+Connect = Callable[[list[str]], AbstractAsyncContextManager[Subscribers]]
+
+
+@asynccontextmanager
+async def websocket_subscribers(
+    api: Api, job_ids: list[str], args: argparse.Namespace
+) -> AsyncIterator[Clients]:
+    """A `jobUpdates` subscription per socket, from the client processes (bench/clients.py)."""
+    async with Clients.start(
+        [api.ws_url], args.subscriptions, args.clients, auth.Caller.bearer, args.deflate
+    ) as clients:
+        await clients.subscribe(job_ids)
+        yield clients
+
+
+@asynccontextmanager
+async def polling_subscribers(
+    api: Api, job_ids: list[str], args: argparse.Namespace, redis_url: str
+) -> AsyncIterator[Pollers]:
     async with Redis.from_url(redis_url) as redis:
         await lift_api_call_quota(redis, PREFIX, auth.Caller.user)
-    return await start_pollers("127.0.0.1", api.port, auth.Caller.bearer, job_ids, receipts, count, interval)
+    pollers = Pollers([])
+    pollers.tasks = await start_pollers(
+        "127.0.0.1", api.port, auth.Caller.bearer, job_ids, pollers, args.subscriptions, args.poll_interval
+    )
+    try:
+        yield pollers
+    finally:
+        for task in pollers.tasks:
+            task.cancel()
+        await asyncio.gather(*pollers.tasks, return_exceptions=True)
 
 
 async def redis_clients(redis: Redis) -> int:
@@ -142,87 +192,102 @@ async def redis_clients(redis: Redis) -> int:
 @dataclass
 class Stage:
     """Where a phase runs: the API that creates jobs, the API that serves the subscribers (whose CPU and
-    memory are measured), and how a subscriber connects."""
+    memory are measured), and how the subscribers connect."""
 
     creator: Api
     served: Api
-    connect: Callable[[list[str], Counted], Awaitable[list[asyncio.Task[None]]]]
+    connect: Connect
+
+
+@dataclass
+class Phase:
+    received: Received
+    api_cpu: float
+    rss_kib: int
+    connections: int
+    polls: int | None
+
+
+async def stalled(name: str, served: Api, pending: int, received: Received) -> str:
+    """What a stuck phase says, having kept a py-spy dump of the served API and its /metrics beside the
+    logs for the diagnosis."""
+    dump = LOGS / f"compare-stall-{name}.txt"
+    py_spy = Path(sys.executable).parent / "py-spy"
+    with dump.open("w") as out:
+        if py_spy.exists():
+            command = [str(py_spy), "dump", "--pid", str(served.proc.pid)]
+            await asyncio.to_thread(subprocess.run, command, stdout=out, stderr=out)
+        async with httpx.AsyncClient() as client:
+            out.write((await client.get(f"{served.base_url}/metrics")).text)
+    return (
+        f"{name}: {pending} subscribers still waiting after {STALL_LIMIT:g} s ({received.receipts} events "
+        f"received); the served API's stacks and metrics are in {dump}, the logs in {LOGS}"
+    )
 
 
 async def phase(
-    stage: Stage, env: dict[str, str], data: Path, name: str, jobs: int, rate: float | None, count: int
-) -> tuple[Counted, float, float, int, int, float]:
-    """Returns the receipts, the served API's CPU seconds and the client's, RSS delta (KiB), Redis
-    connections added, and when the jobs were released."""
+    stage: Stage, env: dict[str, str], data: Path, name: str, jobs: int, rate: float | None
+) -> Phase:
     redis = Redis.from_url(env["REDIS_URL"])
     cv = "\n".join(CV for _ in range(8))
     created = [await improve_cv(stage.creator.http_url, f"{cv}\nRun {name} {i}") for i in range(jobs)]
-    await redis.rename(QUEUE, HELD)
+    held = await HeldQueues.hold(redis)
+    if held.tasks != jobs:  # every held task goes back; a surplus is worth knowing of
+        print(f"  {name}: {held.tasks} tasks held for {jobs} jobs", flush=True)
     connections_before, rss_before = await redis_clients(redis), rss_kib(stage.served.proc.pid)
-    receipts = Counted()
-    tasks = await stage.connect([job["id"] for job in created], receipts)
-    connections, rss = (
-        await redis_clients(redis) - connections_before,
-        rss_kib(stage.served.proc.pid) - rss_before,
-    )
-    worker = start_worker(f"compare-{name}-worker", env, data, pool="prefork", concurrency=2)
+    worker_name = f"compare-{name}-worker"
     try:
-        # A booting worker competes for the cores; measure from when it answers.
-        await asyncio.to_thread(wait_ready, env, f"compare-{name}-worker")
-        cpu_before, client_before = cpu_seconds(stage.served.proc.pid), time.process_time()
-        released = time.time()
-        await release(redis, jobs, rate)
-        done, pending = await asyncio.wait(tasks, timeout=STALL_LIMIT)
-        if pending:
-            raise RuntimeError(
-                f"{name}: {len(pending)} of {len(tasks)} subscribers still waiting after {STALL_LIMIT:g} s "
-                f"({len(receipts.times)} events received); see {LOGS}"
-            )
-        for task in done:
-            task.result()  # a subscriber's failure is the run's
-        api_cpu = cpu_seconds(stage.served.proc.pid) - cpu_before
-        client_cpu = time.process_time() - client_before
+        async with stage.connect([job["id"] for job in created]) as subscribers:
+            connections = await redis_clients(redis) - connections_before
+            rss = rss_kib(stage.served.proc.pid) - rss_before
+            worker = start_worker(worker_name, env, data, pool="prefork", concurrency=2)
+            try:
+                # A booting worker competes for the cores; measure from when it answers.
+                await asyncio.to_thread(wait_ready, env, worker_name)
+                await subscribers.mark()
+                cpu_before = cpu_seconds(stage.served.proc.pid)
+                await held.release(rate)
+                pending = await subscribers.wait_complete(STALL_LIMIT)
+                api_cpu = cpu_seconds(stage.served.proc.pid) - cpu_before
+                received = await subscribers.collect()
+                if pending:
+                    raise RuntimeError(await stalled(name, stage.served, pending, received))
+            finally:
+                await worker.stop()
+            polls = subscribers.polls if isinstance(subscribers, Pollers) else None
     finally:
-        await worker.stop()
         await redis.aclose()
-    return receipts, api_cpu, client_cpu, rss, connections, released
-
-
-def quantile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[max(0, int(len(ordered) * q) - 1)]
+    return Phase(received, api_cpu, rss, connections, polls)
 
 
 async def measure(
     system: str, stage: Stage, env: dict[str, str], data: Path, args: argparse.Namespace
 ) -> Figures:
     figures = Figures()
-    receipts, _, _, rss, connections, _ = await phase(
-        stage, env, data, f"{system}-steady", args.jobs, args.release_rate, args.subscriptions
-    )
-    figures.p50_ms = statistics.median(receipts.latencies) * 1000
-    figures.p99_ms = quantile(receipts.latencies, 0.99) * 1000
-    figures.kib_per_subscription = rss / args.subscriptions
-    figures.redis_connections = connections
-    receipts, api_cpu, client_cpu, _, _, _ = await phase(
-        stage, env, data, f"{system}-burst", args.burst_jobs, None, args.subscriptions
-    )
-    count = len(receipts.times)
-    figures.events = count
-    figures.events_per_s = count / (max(receipts.times) - min(receipts.times))
-    figures.cpu_us_per_event = api_cpu / count * 1e6
-    figures.client_cpu_us_per_receipt = client_cpu / count * 1e6
-    if system == "polling":
-        print(f"  polling: {receipts.polls:,} polls in the burst for {count:,} changes seen")
+    steady = await phase(stage, env, data, f"{system}-steady", args.jobs, args.release_rate)
+    figures.p50_ms = statistics.median(steady.received.latencies) * 1000
+    figures.p99_ms = quantile(steady.received.latencies, 0.99) * 1000
+    figures.kib_per_subscription = steady.rss_kib / args.subscriptions
+    figures.redis_connections = steady.connections
+    burst = await phase(stage, env, data, f"{system}-burst", args.burst_jobs, None)
+    received = burst.received
+    figures.events = received.receipts
+    figures.events_per_s = received.receipts / (max(received.times) - min(received.times))
+    figures.cpu_us_per_event = burst.api_cpu / received.receipts * 1e6
+    figures.client_cpu_us_per_receipt = received.cpu_us_per_receipt
+    figures.busiest_client_core_share = received.busiest_cpu_share * 100
+    if burst.polls is not None:
+        print(f"  polling: {burst.polls:,} polls in the burst for {received.receipts:,} changes seen")
     return figures
 
 
 async def start_tutorial(env: dict[str, str]) -> Api:
-    """bench/peers/tutorial.py under uvicorn, with the options start_api gives this project's API."""
+    """bench/peers/tutorial.py under uvicorn, with the options start_api gives this project's API (the
+    UVICORN_* variables of `env` apply to both)."""
     port = free_port()
     args = [sys.executable, "-m", "uvicorn", "tutorial:app", "--host", "127.0.0.1", "--port", str(port)]
     args += ["--log-level", "warning", "--timeout-graceful-shutdown", "3"]
-    api = Api(_spawn("compare-tutorial", args, env, PEERS), port)
+    api = Api(start_process("compare-tutorial", args, env, PEERS), port)
     await wait_healthy(api)
     return api
 
@@ -231,14 +296,12 @@ async def one_run(env: dict[str, str], data: Path, args: argparse.Namespace) -> 
     results: dict[str, Figures] = {}
     project = await start_api("compare-project", env, data)
     try:
-        stage = Stage(project, project, lambda ids, r: subscribe_all(project, ids, r, args.subscriptions))
+        stage = Stage(project, project, lambda ids: websocket_subscribers(project, ids, args))
         results["project"] = await measure("project", stage, env, data, args)
         # The tutorial peer serves the subscribers; the jobs are still made by this project's mutation.
         tutorial = await start_tutorial(env)
         try:
-            stage = Stage(
-                project, tutorial, lambda ids, r: subscribe_all(tutorial, ids, r, args.subscriptions)
-            )
+            stage = Stage(project, tutorial, lambda ids: websocket_subscribers(tutorial, ids, args))
             results["tutorial"] = await measure("tutorial", stage, env, data, args)
         finally:
             await tutorial.proc.stop()
@@ -247,21 +310,11 @@ async def one_run(env: dict[str, str], data: Path, args: argparse.Namespace) -> 
     # A fresh API for the pollers: its memory before them is not what subscriptions left behind.
     polled = await start_api("compare-polled", env, data)
     try:
-        stage = Stage(
-            polled,
-            polled,
-            lambda ids, r: poll_all(polled, ids, r, args.subscriptions, args.poll_interval, env["REDIS_URL"]),
-        )
+        stage = Stage(polled, polled, lambda ids: polling_subscribers(polled, ids, args, env["REDIS_URL"]))
         results["polling"] = await measure("polling", stage, env, data, args)
     finally:
         await polled.proc.stop()
     return results
-
-
-def cell(values: list[float], fmt: str) -> str:
-    if len(values) == 1:
-        return fmt.format(values[0])
-    return "/".join(fmt.format(v) for v in (min(values), statistics.median(values), max(values)))
 
 
 def table(runs: list[dict[str, Figures]]) -> str:
@@ -275,8 +328,10 @@ def table(runs: list[dict[str, Figures]]) -> str:
             if any(not getattr(o, attribute) for _, o in pairs):
                 ratios.append("-")  # the project's figure is 0 (e.g. no Redis connection added)
                 continue
-            ratios.append(cell([getattr(p, attribute) / getattr(o, attribute) for p, o in pairs], "{:.2f}x"))
-        rows.append([label, *(cell(by_system[s], fmt) for s in SYSTEMS), *ratios])
+            ratios.append(
+                spread([getattr(p, attribute) / getattr(o, attribute) for p, o in pairs], "{:.2f}x")
+            )
+        rows.append([label, *(spread(by_system[s], fmt) for s in SYSTEMS), *ratios])
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     lines = [" | ".join(value.ljust(width) for value, width in zip(row, widths, strict=True)) for row in rows]
     lines.insert(1, "-+-".join("-" * width for width in widths))
@@ -293,13 +348,15 @@ async def run(args: argparse.Namespace) -> None:
         "JWT_SECRET": auth.SECRET,
         "MAX_ACTIVE_JOBS_PER_USER": str(max(args.jobs, args.burst_jobs)),
         "MAX_WEBSOCKETS_PER_USER": str(args.subscriptions),
-        # Both WebSocket servers alike; the client offers no deflate either.
-        "UVICORN_WS_PER_MESSAGE_DEFLATE": "false",
+        # Both WebSocket servers alike (the tutorial's uvicorn reads them too).
+        **server_env(args),
     }
-    runs = []
+    print(machine())
+    print(f"options: {vars(args)}")
+    runs: list[dict[str, Figures]] = []
     try:
         for number in range(args.runs):
-            print(f"run {number + 1} of {args.runs} ...", flush=True)
+            print(f"run {number + 1} of {args.runs}: {load()}", flush=True)
             runs.append(await one_run(env, data, args))
             if args.runs > 1:  # a later run that fails loses none of the earlier ones' figures
                 print(table(runs[-1:]), flush=True)
@@ -309,8 +366,8 @@ async def run(args: argparse.Namespace) -> None:
         f"{args.subscriptions} subscribers; steady: {args.jobs} jobs at {args.release_rate:g} jobs/s; "
         f"burst: {args.burst_jobs} jobs at once; polling every {args.poll_interval * 1000:.0f} ms"
     )
-    spread = " (min/median/max)" if args.runs > 1 else ""
-    print(f"\n{sizes}; {args.runs} run(s){spread}\n")
+    over = " (min/median/max)" if args.runs > 1 else ""
+    print(f"\n{sizes}; {args.runs} run(s){over}\n")
     print(table(runs))
 
 
@@ -324,8 +381,10 @@ def main() -> None:
     )
     parser.add_argument("--poll-interval", type=float, default=0.5, help="seconds between a poller's queries")
     parser.add_argument(
-        "--runs", type=int, default=1, help="repeat the whole comparison; cells show min/median/max"
+        "--runs", type=int, default=3, help="repeat the whole comparison; cells show min/median/max"
     )
+    parser.add_argument("--clients", type=int, default=2, help="client processes (bench/clients.py)")
+    add_server_options(parser)
     uvloop.run(run(parser.parse_args()))
 
 
