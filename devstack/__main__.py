@@ -127,6 +127,7 @@ def _start_services(
     """The worker, beat, then the API, each with the seconds it gets to stop; added to `children` as
     each starts, so that a failure to start the second still stops the first."""
     python = sys.executable
+    # No -Q: the app's queues, every plan's best first, then the default one (jobs/core/dispatch.py).
     worker = [python, "-m", "celery", "-A", "jobs", "worker", "--loglevel=INFO"]
     api = [python, "-m", "uvicorn", "asgi:app", "--host", settings.api_host, "--port", str(settings.api_port)]
     # uvicorn's own frame limit, above ours (WS_MAX_MESSAGE_BYTES, answered with 4400 and a

@@ -15,6 +15,7 @@ from typing import Any
 from redis import Redis
 
 from jobs.celery import create_celery
+from jobs.core.dispatch import queue_lists
 from jobs.core.names import Keys
 from jobs.work.sweeper import Sweeper
 from settings import Settings
@@ -23,9 +24,6 @@ from tests.samples import CV
 from tests.support.auth import Caller
 from tests.support.gql import improve_cv, stream_of
 from tests.support.processes import Api, start_api, start_worker
-
-PRIORITY_SEP = "\x06\x16"  # kombu's Redis transport: `<queue><sep><priority>` holds that priority's messages
-
 
 # Who queued each job (a job streams to its owner only).
 _owners: dict[str, str] = {}
@@ -106,9 +104,9 @@ async def test_a_lost_task_is_sent_again_to_its_plans_queue(redis_server, workdi
     finally:
         await api.proc.stop()
     # Routed by plan: a Pro user's first job in the Pro queue at the Pro band's first step.
-    pro_list = f"{prefix}:celery:{keys.plan_queue('Pro')}{PRIORITY_SEP}2"
-    basic_list = f"{prefix}:celery:{keys.plan_queue('Basic')}{PRIORITY_SEP}4"
-    free_list = f"{prefix}:celery:{keys.plan_queue('Free')}{PRIORITY_SEP}6"
+    pro_list = f"{prefix}:celery:{queue_lists(keys.plan_queue('Pro'))[2]}"
+    basic_list = f"{prefix}:celery:{queue_lists(keys.plan_queue('Basic'))[4]}"
+    free_list = f"{prefix}:celery:{queue_lists(keys.plan_queue('Free'))[6]}"
     assert [m["headers"]["id"] for m in _messages(redis, pro_list)] == [pro]
     assert [m["headers"]["id"] for m in _messages(redis, basic_list)] == [old]
     # Both messages are lost (Redis lost its last second of AOF); `old` stands for a record written

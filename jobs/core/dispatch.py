@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 
 # kombu's Redis priorities run 0 (served first) to 9; each its own list (`priority_steps`).
 PRIORITY_STEPS = list(range(10))
+# kombu's Redis Channel.sep: a queue's step-n list is `<queue><sep><n>` (step 0: the queue's name).
+KOMBU_PRIORITY_SEP = "\x06\x16"
 # Free, where floods come from, gets the most steps to tell its users' turns apart.
 BANDS = {
     Plan.PREMIUM: range(0, 2),
@@ -57,6 +59,12 @@ def route(keys: Keys, plan: Plan, rank: int = 0) -> Route:
 def queues_best_first(keys: Keys) -> list[str]:
     """Every queue a general worker consumes: the plans', best first, then the default one."""
     return [*(keys.plan_queue(plan.value) for plan in PLANS_BEST_FIRST), keys.queue]
+
+
+def queue_lists(queue: str) -> list[str]:
+    """The Redis lists kombu keeps `queue` in, one per priority step, best first (before the broker's
+    `global_keyprefix`): its depth is the sum of their lengths."""
+    return [f"{queue}{KOMBU_PRIORITY_SEP}{step}" if step else queue for step in PRIORITY_STEPS]
 
 
 def enqueue(app: Celery, kind: JobKind, job_id: str, to: Route, request_id: str | None = None) -> None:
