@@ -16,6 +16,8 @@ Starts its own Redis and one API process, then measures four things, each `--rep
    PING and a bare PUBLISH for scale. Nobody subscribes: this is the write, not the fan-out.
 3. events per job: the events of the throughput runs' jobs, by type, their gaps, and how many
    would remain if events of the same state less than STREAM_FLUSH_MS apart went out as one.
+   3b. the same for jobs answered by the test suite's fake OpenAI server (tests/support), which
+   streams the rewrite at a model's pace (`--model-chunk` characters every `--model-interval-ms`).
 4. fan-out: PUBLISH of an event-sized message on a channel with N = 1, 100, 1,000 subscribers
    (raw redis-py pubsub connections of this process): Redis's `usec_per_call` for publish and
    Redis's whole CPU per PUBLISH (its process, so the socket writes count too), and the client's
@@ -23,7 +25,7 @@ Starts its own Redis and one API process, then measures four things, each `--rep
 
 The machine's load (uptime and the busiest processes) is printed before and after.
 
-    python bench/workers.py [--jobs 200] [--repeat 3] [--only throughput,emit,fanout]
+    python bench/workers.py [--jobs 200] [--repeat 3] [--only throughput,model,emit,fanout]
 """
 
 from __future__ import annotations
@@ -50,13 +52,14 @@ from redis.asyncio import Redis as AsyncRedis
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.pipeline import HELD, PREFIX, QUEUE, wait_ready
+from bench.pipeline import PREFIX, wait_ready
 from devstack.redis_server import RedisServer, start_redis
 from jobs.core.events import EMIT_LUA, Change, parse_emit_result, prepare_emit
 from jobs.core.names import EventType, JobState, Keys, Stage
 from settings import Settings
 from tests.samples import CV, JOB_DESCRIPTION
 from tests.support import auth
+from tests.support.fake_openai import FakeOpenAI, Stream
 from tests.support.gql import improve_cv
 from tests.support.processes import Api, start_api, start_worker
 
@@ -87,6 +90,28 @@ def machine_load(when: str) -> None:
     for line in rows[header + 1 : header + 7]:
         cols = line.split(None, 11)
         print(f"   {cols[8]:>5}% cpu  {cols[11][:100]}")
+
+
+# kombu's Redis transport keeps each job queue (one, or one per plan and priority) as a list named
+# after it under the global key prefix.
+QUEUES = f"{PREFIX}:celery:{PREFIX}.jobs*"
+
+
+async def hold_queues(client: AsyncRedis) -> list[tuple[str, str]]:
+    """Every job queue's list moved aside (list, where it waits), so no task is taken yet."""
+    held = []
+    async for key in client.scan_iter(match=QUEUES, count=1000):
+        if await client.type(key) == b"list":  # kombu's bindings are sets
+            name = key.decode()
+            aside = f"{PREFIX}:held-by-bench-workers:{name}"
+            await client.rename(name, aside)
+            held.append((name, aside))
+    return held
+
+
+async def release_queues(client: AsyncRedis, held: list[tuple[str, str]]) -> None:
+    for name, aside in held:
+        await client.rename(aside, name)
 
 
 def cpu_of_tree(pid: int) -> float:
@@ -138,7 +163,7 @@ async def throughput_run(
     for job_id in ids:
         raw = await client.lrange(keys.job_log(job_id), 0, -1)  # the CREATED event
         events[job_id] = [json.loads(e) for e in raw]
-    await client.rename(QUEUE, HELD)
+    held = await hold_queues(client)
     name = f"bench-workers-{pool}{concurrency}-{run}"
     worker = start_worker(name, env, data, pool=pool, concurrency=concurrency)
     pubsub = client.pubsub()
@@ -148,7 +173,7 @@ async def throughput_run(
         cpu_before = cpu_of_tree(worker.pid)
         seconds, micros = await client.time()
         released = seconds + micros / 1e6
-        await client.rename(HELD, QUEUE)
+        await release_queues(client, held)
         finished: dict[str, float] = {}
         async for message in pubsub.listen():
             if message["type"] != "message":
@@ -195,11 +220,35 @@ async def throughput(api: Api, env: dict[str, str], data: Path, args: argparse.N
         print(f"   queue -> SUCCEEDED p50      {spread([r.latency_p50_ms for r in runs], '{:,.0f}')} ms")
         print(f"   queue -> SUCCEEDED p99      {spread([r.latency_p99_ms for r in runs], '{:,.0f}')} ms")
         print(f"   jobs not SUCCEEDED          {sum(r.failed for r in runs)}")
-    events_per_job(all_events)
+    events_per_job(all_events, "offline engine")
 
 
-def events_per_job(jobs: dict[str, list[dict[str, Any]]]) -> None:
-    print(f"\n== 3. events per IMPROVE_CV job today ({len(jobs)} jobs of the runs above, offline engine)")
+async def model_events(api: Api, env: dict[str, str], data: Path, args: argparse.Namespace) -> None:
+    """3b. The same for jobs whose model is the test suite's fake OpenAI server, streaming at a
+    model's pace (`--model-chunk` characters every `--model-interval-ms`), on a threads worker."""
+    fake = FakeOpenAI()
+    await fake.start()
+    try:
+        pace = Stream(CV, chunk=args.model_chunk, interval=args.model_interval_ms / 1000)
+        fake.script("default", pace)  # what a request without a scenario marker is answered
+        model = {
+            **env,
+            "OPENAI_API_KEY": "sk-bench",
+            "OPENAI_BASE_URL": fake.base_url,
+            "OPENAI_MODEL": "fake-model",
+        }
+        answered = await throughput_run(api, model, data, "threads", 4, args.model_jobs, 0)
+    finally:
+        await fake.stop()
+    what = f"{args.model_chunk} chars every {args.model_interval_ms} ms"
+    print(f"\n== 3b. fake-OpenAI IMPROVE_CV jobs ({args.model_jobs}, threads -c 4, the model streams {what})")
+    print(f"   worker CPU per job          {answered.cpu_ms_per_job:.2f} ms")
+    print(f"   jobs not SUCCEEDED          {answered.failed}")
+    events_per_job(answered.events, "fake-OpenAI engine")
+
+
+def events_per_job(jobs: dict[str, list[dict[str, Any]]], engine: str) -> None:
+    print(f"\n== 3. events per IMPROVE_CV job today ({len(jobs)} jobs of the runs above, {engine})")
     counts = [len(evs) for evs in jobs.values()]
     print(f"   events per job              {spread(counts, '{:.0f}')} (min / median / max over jobs)")
     by_type: Counter[str] = Counter()
@@ -433,10 +482,13 @@ async def run(args: argparse.Namespace) -> None:
         "MAX_ACTIVE_JOBS_PER_USER": str(args.jobs),
     }
     try:
-        if "throughput" in args.only:
+        if {"throughput", "model"} & args.only:
             api = await start_api("bench-workers-api", env, data)
             try:
-                await throughput(api, env, data, args)
+                if "throughput" in args.only:
+                    await throughput(api, env, data, args)
+                if "model" in args.only:
+                    await model_events(api, env, data, args)
             finally:
                 await api.proc.stop()
         if "emit" in args.only:
@@ -456,7 +508,10 @@ def main() -> None:
     parser.add_argument("--delta-chars", type=int, default=DEFAULTS.stream_flush_chars)
     parser.add_argument("--messages", type=int, default=500, help="PUBLISHes per fan-out run")
     parser.add_argument("--message-bytes", type=int, default=400, help="about an OUTPUT event's JSON")
-    parser.add_argument("--only", default="throughput,emit,fanout")
+    parser.add_argument("--model-jobs", type=int, default=20, help="fake-OpenAI jobs (3b.)")
+    parser.add_argument("--model-chunk", type=int, default=16, help="characters per model chunk")
+    parser.add_argument("--model-interval-ms", type=float, default=5.0, help="between model chunks")
+    parser.add_argument("--only", default="throughput,model,emit,fanout")
     args = parser.parse_args()
     args.only = set(args.only.split(","))
     asyncio.run(run(args))

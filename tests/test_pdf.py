@@ -53,12 +53,10 @@ async def test_questionnaire_upload_extract_improve_render_download(
 
     job = await improve_from_questionnaire(stack.http, questionnaire["id"], **extra)
     improvement = await stream_of(stack.ws, job["id"], after_seq=0)
-    assert [
-        s for s in ("analyzing", "generating", "finalizing") if s in {e["stage"] for e in improvement}
-    ] == [
+    # "finalizing" is a passing step, folded into SUCCEEDED when that follows at once (jobs/work/run.py).
+    assert [s for s in ("analyzing", "generating") if s in {e["stage"] for e in improvement}] == [
         "analyzing",
         "generating",
-        "finalizing",
     ]
     response = await job_response(stack.http, job["id"])
     assert "Owned the billing service" in response["text"]

@@ -17,21 +17,29 @@ from jobs.work.run import JobRun
 def analyze_cv(run: JobRun, ctx: WorkerContext, job: JobRecord) -> Outcome:
     writes = Writes()
     source = AnalysisInput(**job.input["source"])
-    analysis_id = analyze_and_store(run, ctx, job, source, progress_to=95, writes=writes)
+    # The score is this job's outcome: its step is not passing, and shows before SUCCEEDED.
+    analysis_id = analyze_and_store(run, ctx, job, source, progress_to=95, writes=writes, passing=False)
     result = {"analysis_id": analysis_id, "questionnaire_id": job.input.get("questionnaire_id")}
     return Outcome(result, writes)
 
 
 def analyze_and_store(
-    run: JobRun, ctx: WorkerContext, job: JobRecord, source: AnalysisInput, progress_to: int, writes: Writes
+    run: JobRun,
+    ctx: WorkerContext,
+    job: JobRecord,
+    source: AnalysisInput,
+    progress_to: int,
+    writes: Writes,
+    passing: bool,
 ) -> str:
-    """Analyse, report the headline figures as progress, and record the writes that keep the
+    """Analyse, report the headline figures as progress (`passing`: a step of a longer job,
+    which may be folded into its next; see jobs/work/run.py), and record the writes that keep the
     analysis with its questionnaire (when there is one), made when the job succeeds."""
-    run.progress(
-        max(1, progress_to // 3), Stage.ANALYZING, f"Analysing the CV ({len(source.cv_text.split())} words)"
-    )
+    words = len(source.cv_text.split())
+    # Replaced by the score within milliseconds, unless the analysis of a long CV takes a while.
+    run.progress(max(1, progress_to // 3), Stage.ANALYZING, f"Analysing the CV ({words} words)", passing=True)
     analysis = analyze(source)
-    run.progress(progress_to, Stage.ANALYZING, summary(analysis))
+    run.progress(progress_to, Stage.ANALYZING, summary(analysis), passing=passing)
     analysis_id = str(uuid.uuid4())
     questionnaire_id = job.input.get("questionnaire_id")
     document = analysis.to_document()

@@ -52,6 +52,7 @@ class WorkerContext:
             once=self.once,
             lease_seconds=self.settings.job_lease_seconds,
             retry_seconds=self.settings.redis_retry_seconds,
+            hold_seconds=self.settings.stream_flush_ms / 1000,
         )
 
 

@@ -32,13 +32,16 @@ def improve_cv(run: JobRun, ctx: WorkerContext, job: JobRecord) -> Outcome:
     request = ImproveRequest(**job.input)
     source = AnalysisInput(request.cv_text, request.position, request.job_description)
     writes = Writes()
-    analysis_id = analyze_and_store(run, ctx, job, source, progress_to=GENERATING_FROM - 2, writes=writes)
+    analysis_id = analyze_and_store(
+        run, ctx, job, source, progress_to=GENERATING_FROM - 2, writes=writes, passing=True
+    )
     answer = rewrite(run, request, ctx.engine, ctx.settings.stream_flush_chars, ctx.settings.stream_flush_ms)
     text, usage = answer.text, answer.usage
     limit = ctx.settings.response_max_chars
     cuts = [cut for cut in (unfinished_because(answer.finish_reason), _size_cut(len(text), limit)) if cut]
     truncated = bool(cuts)
-    run.progress(GENERATING_TO, Stage.FINALIZING, f"Generated {len(text)} characters")
+    # SUCCEEDED follows at once, and replaces it unless storing the response is slow (see run.py).
+    run.progress(GENERATING_TO, Stage.FINALIZING, f"Generated {len(text)} characters", passing=True)
     response = AIResponse(
         id=str(uuid.uuid4()),
         owner=job.owner,
@@ -82,7 +85,13 @@ def rewrite(
         cv_text=redactor.redact(request.cv_text),
         prompt=redactor.redact(request.prompt) if request.prompt else None,
     )
-    run.progress(GENERATING_FROM, Stage.GENERATING, f"Rewriting for {request.position} with {engine.model}")
+    # Carried by the first OUTPUT, or written on its own if the model is slow to begin (see run.py).
+    run.progress(
+        GENERATING_FROM,
+        Stage.GENERATING,
+        f"Rewriting for {request.position} with {engine.model}",
+        passing=True,
+    )
     expected = max(len(request.cv_text), 1)
     produced: list[str] = []
     size = 0

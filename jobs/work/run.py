@@ -7,6 +7,28 @@ may not have been applied: the script is atomic, so it was applied whole or not 
 log tells which (the event right after the run's last one). The run waits for Redis (bounded by
 `retry_seconds`) and re-sends only a write that was not applied, so an output chunk is never
 doubled. While it runs, the run holds the job's lease (jobs/work/lease.py).
+
+Passing steps are folded (issue 13, point 5). Every event costs a script round trip here, a
+PUBLISH to every subscriber and a frame per subscriber in every API, and an IMPROVE_CV job used to
+write several progress steps that the next event replaced within a millisecond or two: the
+analysis's "Analysing the CV" and its score, "Rewriting for ...", whose first OUTPUT follows as
+soon as the model answers, and "Generated N characters", followed at once by SUCCEEDED. A step
+the work marks as passing (`progress(..., passing=True)`) is held, not written, for at most
+`hold_seconds` (STREAM_FLUSH_MS, the pace of output events), and then:
+- the next step that comes within that time replaces it: its progress and stage are the same or
+  further on, and a message that would have been on screen for a few milliseconds is dropped;
+- the next other event of the run carries it: the event's own progress, stage and message win,
+  and where it has none (an OUTPUT has no message, a FAILED no progress) the held step's fill in,
+  so the first OUTPUT says "Rewriting for ..." and a failure says where the job was;
+- when its time is up with nothing after it (a model slow to answer, a long page), it is written
+  as it is, from the process's deadline thread (jobs/work/deadlines.py), whatever the job's own
+  thread is waiting for. A write refused then (a cancel, a takeover) stops the run at its next step.
+So a client sees every step that lasts longer than STREAM_FLUSH_MS, no later than that, and in
+order; the progress it shows never goes back (a held step only moves it forward); and since a
+step is folded before it is written, the log, the record and the live stream stay one (C2): seq
+has no gaps, the terminal event is the last, and a replay from the log is what was live. Steps
+that stop a job when it is cancelled (a page read) are not passing, and nor are the last steps
+of a job, whose message is its outcome (an analysis's score).
 """
 
 from __future__ import annotations
@@ -14,13 +36,15 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import threading
 import time
 import uuid
+from dataclasses import replace
 
 from redis import Redis
 from redis.exceptions import BusyLoadingError, ConnectionError, TimeoutError
 
-from jobs.core.errors import JobClosed
+from jobs.core.errors import JobClosed, Superseded
 from jobs.core.events import (
     EMIT_LUA,
     READ_LUA,
@@ -34,6 +58,7 @@ from jobs.core.events import (
 from jobs.core.names import ACTIVE_STATES, FIRST_STAGE, EventType, JobState, Keys, Stage
 from jobs.core.outcome import Outcome
 from jobs.core.records import JobRecord
+from jobs.work.deadlines import SCHEDULE, Deadline
 from jobs.work.lease import Lease, LeaseHeld
 from jobs.work.metrics import worker_metrics
 
@@ -55,10 +80,12 @@ class JobRun:
         once: Redis | None = None,
         lease_seconds: float = 10.0,
         retry_seconds: float = 0.0,
+        hold_seconds: float = 0.0,
     ) -> None:
         """`redis` serves reads and may retry on its own; `once` (default: `redis`) sends the
         emit script and must not, since a blind retry of a write that was applied would apply it
-        twice. For `retry_seconds` after a lost connection, a write is checked and re-sent."""
+        twice. For `retry_seconds` after a lost connection, a write is checked and re-sent. A
+        passing step waits up to `hold_seconds` to be folded (0: written at once)."""
         self._redis = redis
         self._keys = keys
         self._log_max = log_max
@@ -70,6 +97,12 @@ class JobRun:
         self.kind = "unknown"  # the job's kind once loaded, for the metrics
         self.token = uuid.uuid4().hex
         self.lease = Lease(redis, keys, job_id, lease_seconds)
+        self._hold_seconds = hold_seconds
+        # The job's thread and the deadline thread both write: one write at a time, in seq order.
+        self._writing = threading.Lock()
+        self._held: Change | None = None
+        self._held_until: Deadline | None = None
+        self._refused: JobClosed | Superseded | None = None  # a held step's write, refused
 
     def load(self) -> JobRecord | None:
         raw = self._redis.hgetall(self._keys.job(self.job_id))
@@ -119,8 +152,21 @@ class JobRun:
         self.lease.renew(self.token)
         return self.load()
 
-    def progress(self, progress: int, stage: Stage, message: str) -> JobEvent:
-        return self._running(EventType.PROGRESS, progress=progress, stage=stage.value, message=message)
+    def progress(self, progress: int, stage: Stage, message: str, *, passing: bool = False) -> None:
+        """A step of the work; a passing one may be folded into what follows (see above). Raises
+        JobClosed or Superseded when the run must stop, as every write of the run does."""
+        change = self._change(EventType.PROGRESS, progress=progress, stage=stage.value, message=message)
+        if not passing or self._hold_seconds <= 0:
+            self._emit(change)
+            return
+        with self._writing:
+            if self._refused is not None:
+                raise self._refused
+            if self._held is None:
+                self._held = change
+                self._held_until = SCHEDULE.after(self._hold_seconds, self._write_held)
+            else:
+                self._held = _fold(self._held, change)
 
     def output(self, delta: str, progress: int) -> JobEvent:
         return self._running(EventType.OUTPUT, progress=progress, delta=delta)
@@ -162,11 +208,40 @@ class JobRun:
             self.count_end(JobState.FAILED, error.code)
 
     def _running(self, type_: EventType, **changes: object) -> JobEvent:
+        return self._emit(self._change(type_, **changes))
+
+    def _change(self, type_: EventType, **changes: object) -> Change:
         """A write of this run, valid only while the job is RUNNING and still this run's."""
-        change = Change(type=type_, require=[JobState.RUNNING], runner=self.token, **changes)  # type: ignore[arg-type]
-        return self._emit(change)
+        return Change(type=type_, require=[JobState.RUNNING], runner=self.token, **changes)  # type: ignore[arg-type]
 
     def _emit(self, change: Change) -> JobEvent:
+        with self._writing:
+            if self._held is not None:
+                change = _fold(self._held, change)
+                self._let_go()
+            return self._write(change)
+
+    def _let_go(self) -> None:
+        if self._held_until is not None:
+            self._held_until.cancel()
+        self._held, self._held_until = None, None
+
+    def _write_held(self) -> None:
+        """A held step whose time is up, from the deadline thread."""
+        with self._writing:
+            held = self._held
+            self._let_go()
+            if held is None:
+                return
+            try:
+                self._write(held)
+            except (JobClosed, Superseded) as refused:
+                self._refused = refused
+            except LOST_CONNECTION as e:
+                # The job's thread meets the same at its next write, and ends the run as it does.
+                log.warning("job %s: a held step was not written (%s)", self.job_id, e)
+
+    def _write(self, change: Change) -> JobEvent:
         keys, args = prepare_emit(self._keys, self.job_id, change, self._log_max)
         deadline = time.monotonic() + self._retry_seconds
         while True:
@@ -195,3 +270,17 @@ class JobRun:
         event = JobEvent.from_json(reply[1][0])
         same = (event.type, event.message, event.delta) == (change.type, change.message, change.delta)
         return event if event.seq == self._last_seq + 1 and same else None
+
+
+def _fold(held: Change, then: Change) -> Change:
+    """`then`, carrying the held step's progress, stage and message where it has none of its own.
+    A step's progress only moves forward, so the fold never takes it back."""
+    progress = then.progress if then.progress is not None else held.progress
+    if progress is not None and held.progress is not None:
+        progress = max(progress, held.progress)
+    return replace(
+        then,
+        progress=progress,
+        stage=then.stage if then.stage is not None else held.stage,
+        message=then.message if then.message is not None else held.message,
+    )
