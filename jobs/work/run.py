@@ -20,10 +20,11 @@ the work marks as passing (`progress(..., passing=True)`) is held, not written, 
 - the next other event of the run carries it: the event's own progress, stage and message win,
   and where it has none (an OUTPUT has no message, a FAILED no progress) the held step's fill in,
   so the first OUTPUT says "Rewriting for ..." and a failure says where the job was;
-- when its time is up with nothing after it (a model slow to answer, a long page), it is written
-  as it is, from the process's deadline thread (jobs/work/deadlines.py), whatever the job's own
-  thread is waiting for. A write refused then (a cancel, a takeover) stops the run at its next step.
-So a client sees every step that lasts longer than STREAM_FLUSH_MS, no later than that, and in
+- when its time is up with nothing after it (a model slow to answer, a long analysis), it is
+  written as it is, from the process's deadline thread (jobs/work/deadlines.py), whatever the
+  job's own thread is waiting for. A write refused then (a cancel, a takeover) stops the run at
+  its next step.
+So a client sees every step that lasts STREAM_FLUSH_MS or longer, no later than that, and in
 order; the progress it shows never goes back (a held step only moves it forward); and since a
 step is folded before it is written, the log, the record and the live stream stay one (C2): seq
 has no gaps, the terminal event is the last, and a replay from the log is what was live. Steps
