@@ -33,6 +33,7 @@ from graph.edges.uploads import PREFLIGHT_HEADERS, UploadGuard
 from graph.edges.view import GraphQLView
 from graph.live.compiled_subscription import SubscriptionCompiler
 from graph.live.draining import Draining
+from graph.live.keepalive import KeepaliveClock
 from graph.live.listener import Listener
 from graph.live.sockets import settle_releases
 from graph.ops.health import healthz
@@ -74,6 +75,7 @@ async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         verifier=TokenVerifier(settings),
         quotas=QuotaService(redis, keys),
         draining=Draining(),
+        keepalive=KeepaliveClock(settings.ws_ping_interval_seconds),
     )
     services.draining.install()
     # What startup made (modules, the schema, the services) lives as long as the process: out of
@@ -85,6 +87,7 @@ async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
     finally:
         # Streams cut short by the shutdown are still giving their places back.
         await settle_releases()
+        await services.keepalive.stop()
         await listener.stop()
         await listener_redis.aclose()
         await redis.aclose()

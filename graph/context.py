@@ -13,6 +13,7 @@ from graph.domain.job_store import JobStore
 from graph.domain.loaders import Loaders, loaders_of
 from graph.edges.auth import TokenVerifier, User
 from graph.live.draining import Draining
+from graph.live.keepalive import KeepaliveClock
 from graph.live.listener import Listener
 from jobs.core.errors import Unauthenticated
 from jobs.core.names import Keys
@@ -34,6 +35,7 @@ class Services:
     verifier: TokenVerifier
     quotas: QuotaService
     draining: Draining
+    keepalive: KeepaliveClock
 
 
 @dataclass

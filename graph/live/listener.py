@@ -41,30 +41,45 @@ MAX_RECONNECT_DELAY = 0.5
 
 
 class Subscriber:
-    """One subscription's bounded inbox."""
+    """One subscription's bounded inbox.
+
+    Its reader waits on a bare future, made only while the inbox is empty: an asyncio.Event
+    would cost every subscription two more deques, and every event a lock-step through it."""
+
+    __slots__ = ("_error", "_items", "_maxsize", "_resync", "_waiter", "channel")
 
     def __init__(self, channel: str, maxsize: int) -> None:
         self.channel = channel
-        self._items: deque[JobEvent] = deque()
+        self._items: deque[JobEvent] | None = None  # made with the first event
         self._maxsize = maxsize
-        self._wakeup = asyncio.Event()
+        self._waiter: asyncio.Future[None] | None = None
         self._resync = False
         self._error: ServiceError | None = None
 
     def push(self, event: JobEvent) -> bool:
-        if len(self._items) >= self._maxsize:
+        items = self._items
+        if items is None:
+            items = self._items = deque()
+        elif len(items) >= self._maxsize:
             return False
-        self._items.append(event)
-        self._wakeup.set()
+        items.append(event)
+        self._wake()
         return True
 
     def request_resync(self) -> None:
         self._resync = True
-        self._wakeup.set()
+        self._wake()
 
     def end(self, error: ServiceError) -> None:
         self._error = error
-        self._wakeup.set()
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
 
     async def next(self) -> JobEvent | None:
         """The next live event, or RESYNC when events may have been missed."""
@@ -80,13 +95,15 @@ class Subscriber:
                 event = self._items.popleft()
                 live_metrics.taken(event.at)
                 return event
-            self._wakeup.clear()
-            await self._wakeup.wait()
+            self._waiter = waiter = asyncio.get_running_loop().create_future()
+            await waiter
 
 
 class Watcher(Subscriber):
     """Registered on a channel for how it ends alone (an erased account: graph/live/transport.py
     closes the user's sockets): it keeps no events, so it costs no inbox and never falls behind."""
+
+    __slots__ = ("_on_end",)
 
     def __init__(self, channel: str, on_end: Callable[[ServiceError], None]) -> None:
         super().__init__(channel, 0)

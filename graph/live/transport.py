@@ -68,8 +68,11 @@ class _CompilingView(Protocol):
     compiler: SubscriptionCompiler
 
 class TransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
+    # An idle socket's cost is what it holds (issue 13: memory per idle socket): its timers are
+    # loop timer handles and a place on the process's keepalive clock, not a task each.
     _lease: SocketLease | None = None
-    _expiry: asyncio.Task[None] | None = None
+    _init_timer: asyncio.TimerHandle | None = None
+    _expiry: asyncio.TimerHandle | None = None
     _erasure: Watcher | None = None
     _closing: asyncio.Task[None] | None = None
     _keepalive: Keepalive | None = None
@@ -86,6 +89,21 @@ class TransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
             socket.application_state == WebSocketState.CONNECTED
             and socket.client_state == WebSocketState.CONNECTED
         )
+
+    def on_request_accepted(self) -> None:
+        # Strawberry starts a task that sleeps through the init timeout; a timer does the same.
+        delay = self.connection_init_wait_timeout.total_seconds()
+        self._init_timer = asyncio.get_running_loop().call_later(delay, self._init_timed_out)
+
+    def _init_timed_out(self) -> None:
+        if not self.connection_init_received:
+            self.connection_timed_out = True
+            self._close_soon(4408, "Connection initialisation timeout")
+
+    def _close_soon(self, code: int, reason: str) -> None:
+        """Close from a callback (a timer, the erasure channel): once, in a task of its own."""
+        if self._closing is None:
+            self._closing = asyncio.create_task(self._close(code, reason))
 
     async def handle(self) -> None:
         self.on_request_accepted()
@@ -146,8 +164,8 @@ class TransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
         if self.connection_timed_out:
             return
-        if self.connection_init_timeout_task:
-            self.connection_init_timeout_task.cancel()
+        if self._init_timer is not None:
+            self._init_timer.cancel()
         if self.connection_init_received:
             await self._close(4429, "Too many initialisation requests")
             return
@@ -167,12 +185,9 @@ class TransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
         else:
             await self.send_message({"type": "connection_ack", "payload": ack_payload})
         self.connection_acknowledged = True
-        self._keepalive = Keepalive(
-            self.context.services.settings.ws_ping_interval_seconds,
-            lambda: self.send_message({"type": "ping"}),
-            self._close,
+        self._keepalive = self.context.services.keepalive.join(
+            lambda: self.send_message({"type": "ping"}), self._close
         )
-        self._keepalive.start()
 
     async def _take_place(self) -> bool:
         """The socket's place in its user's cap, taken before the ack so that a socket over the
@@ -199,19 +214,17 @@ class TransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
         if user.expires_at is not None:
             # The leeway HTTP grants (graph/edges/auth.py): the token stays good until exp + leeway.
             closes_at = user.expires_at + services.settings.jwt_leeway_seconds
-            self._expiry = asyncio.create_task(self._close_at(closes_at))
+            # A timer: the socket must not outlive the token that opened it.
+            self._expiry = asyncio.get_running_loop().call_later(
+                max(0.0, closes_at - time.time()), self._close_soon, 4403, "token expired"
+            )
         return True
 
     def _close_on_erasure(self, error: ServiceError) -> None:
         """The socket must not outlive its account: when its user's data is erased (deleteMyData,
         on any replica) it closes, as their subscriptions end with ACCOUNT_ERASED."""
-        if isinstance(error, AccountErased) and self._closing is None:
-            self._closing = asyncio.create_task(self._close(4403, "your data was erased (deleteMyData)"))
-
-    async def _close_at(self, closes_at: float) -> None:
-        # A timer: the socket must not outlive the token that opened it.
-        await asyncio.sleep(max(0.0, closes_at - time.time()))
-        await self._close(4403, "token expired")
+        if isinstance(error, AccountErased):
+            self._close_soon(4403, "your data was erased (deleteMyData)")
 
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
         if not self.connection_acknowledged:
@@ -269,6 +282,8 @@ class TransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
         operation.task.cancel()
 
     async def shutdown(self) -> None:
+        if self._init_timer is not None:
+            self._init_timer.cancel()
         if self._expiry is not None:
             self._expiry.cancel()
         if self._erasure is not None:
