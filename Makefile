@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: bench-compare bench-redactor run test test-fast test-long bench bench-documents lint schema install clean token browser js-clients vendor
+.PHONY: bench-compare bench-scale bench-redactor run test test-fast test-long bench bench-documents lint schema install clean token browser js-clients vendor
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -66,6 +66,11 @@ bench: $(STAMP)
 # This project beside the Strawberry-tutorial pattern and pollers, on one Redis (bench/compare.py).
 bench-compare: $(STAMP)
 	$(BIN)/python bench/compare.py --runs 3 $(BENCH_ARGS)
+
+# 20,000 subscriptions (5,000 sockets x 4) on one API process, then on two APIs and two workers; Redis's
+# CPU per PUBLISH and its fan-out (bench/scale.py). Minutes; several client processes.
+bench-scale: $(STAMP)
+	$(BIN)/python bench/scale.py --runs 3 $(BENCH_ARGS)
 
 # What the redactor costs a worker on the longest CV of hostile digits and separators.
 bench-redactor: $(STAMP)
