@@ -293,10 +293,9 @@ class Child:
     """The client process's side: its sockets, and the parent's commands."""
 
     def __init__(
-        self, pipe: Connection, urls: list[str], indices: list[int], total: int, init: str, deflate: bool
+        self, pipe: Connection, urls: list[str], indices: list[int], init: str, deflate: bool
     ) -> None:
         self.pipe, self.urls, self.indices, self.init, self.deflate = pipe, urls, indices, init, deflate
-        self.total_sockets = total
         self.recorder = Recorder()
         self.sockets: list[Socket] = []
         self.cpu_mark, self.wall_mark = time.process_time(), time.time()
@@ -323,8 +322,9 @@ class Child:
         firsts = []
         for k in range(first_slot, first_slot + count):
             for index, socket in zip(self.indices, self.sockets, strict=True):
-                # Slot k of socket s follows on from slot k-1 across all sockets: slot 0 is jobs[s % n].
-                job = jobs[(k * self.total_sockets + index) % len(jobs)]
+                # Socket s holds jobs s, s+1, ... (distinct while there are as many jobs as slots), and
+                # every job gets as many subscribers as any other when the counts divide.
+                job = jobs[(index + k) % len(jobs)]
                 firsts.append(socket.subscribe(str(k), job))
         for start in range(0, len(firsts), OPEN_BATCH * 10):
             await asyncio.gather(*firsts[start : start + OPEN_BATCH * 10])
@@ -380,11 +380,9 @@ class Child:
             self.pipe.send(("ok", answer))
 
 
-def child_main(
-    pipe: Connection, urls: list[str], indices: list[int], total: int, init: str, deflate: bool
-) -> None:
+def child_main(pipe: Connection, urls: list[str], indices: list[int], init: str, deflate: bool) -> None:
     raise_nofile()
-    uvloop.run(Child(pipe, urls, indices, total, init, deflate).serve())
+    uvloop.run(Child(pipe, urls, indices, init, deflate).serve())
 
 
 class Clients:
@@ -407,7 +405,7 @@ class Clients:
             parent, child = context.Pipe()
             indices = list(range(number, sockets, processes))
             process = context.Process(
-                target=child_main, args=(child, ws_urls, indices, sockets, init, deflate), daemon=True
+                target=child_main, args=(child, ws_urls, indices, init, deflate), daemon=True
             )
             process.start()
             child.close()
@@ -432,8 +430,8 @@ class Clients:
 
     async def subscribe(self, jobs: list[str], per_socket: int = 1, first_slot: int = 0) -> int:
         """`per_socket` more subscriptions on every socket (slots from `first_slot`); returns once each
-        has had its first message (the job's current state). Subscription k of socket i follows jobs[(k *
-        sockets + i) % len(jobs)]: one per socket is jobs[i % len(jobs)]."""
+        has had its first message (the job's current state). Subscription k of socket i follows
+        jobs[(i + k) % len(jobs)]: one per socket is jobs[i % len(jobs)]."""
         return sum(await self._all("subscribe", jobs, first_slot, per_socket))
 
     async def mark(self) -> None:

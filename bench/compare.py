@@ -127,13 +127,15 @@ class Pollers:
     latencies: list[float] = field(default_factory=list)
     times: list[float] = field(default_factory=list)
     polls: int = 0
+    refused: int = 0
     cpu_mark: float = 0.0
     wall_mark: float = 0.0
 
     async def mark(self) -> None:
         self.latencies.clear()
         self.times.clear()
-        self.polls, self.cpu_mark, self.wall_mark = 0, time.process_time(), time.time()
+        self.polls, self.refused = 0, 0
+        self.cpu_mark, self.wall_mark = time.process_time(), time.time()
 
     async def wait_complete(self, limit: float) -> int:
         done, pending = await asyncio.wait(self.tasks, timeout=limit)
@@ -206,6 +208,7 @@ class Phase:
     rss_kib: int
     connections: int
     polls: int | None
+    refused: int | None
 
 
 async def stalled(name: str, served: Api, pending: int, received: Received) -> str:
@@ -254,10 +257,14 @@ async def phase(
                     raise RuntimeError(await stalled(name, stage.served, pending, received))
             finally:
                 await worker.stop()
-            polls = subscribers.polls if isinstance(subscribers, Pollers) else None
+            polls, refused = (
+                (subscribers.polls, subscribers.refused) if isinstance(subscribers, Pollers) else (None, None)
+            )
     finally:
         await redis.aclose()
-    return Phase(received, api_cpu, rss, connections, polls)
+    if refused:
+        print(f"  {name}: the API refused {refused:,} of {polls:,} polls", flush=True)
+    return Phase(received, api_cpu, rss, connections, polls, refused)
 
 
 async def measure(

@@ -24,11 +24,13 @@ TERMINAL = {"SUCCEEDED", "FAILED", "CANCELLED"}
 
 
 class Seen(Protocol):
-    """What the pollers saw: per change of `seq`, its latency (from the record's updatedAt) and time."""
+    """What the pollers saw: per change of `seq`, its latency (from the record's updatedAt) and time; the
+    polls made, and those the API refused."""
 
     latencies: list[float]
     times: list[float]
     polls: int
+    refused: int
 
 
 class Connection:
@@ -46,17 +48,20 @@ class Connection:
         ).encode()
         return cls(reader, writer, head)
 
-    async def execute(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+    async def execute(self, query: str, variables: dict[str, Any]) -> dict[str, Any] | None:
+        """The answer's data, or None if the API refused the query (an error status or GraphQL errors:
+        an overloaded API does, and the pollers go on as a client would)."""
         body = json.dumps({"query": query, "variables": variables}).encode()
         self._writer.write(self._head + b"Content-Length: %d\r\n\r\n" % len(body) + body)
         status, *headers = (await self._reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
         lengths = [h.split(":", 1)[1] for h in headers if h.lower().startswith("content-length:")]
-        if not status.startswith("HTTP/1.1 200") or not lengths:
-            raise RuntimeError(f"unexpected response: {status} {headers}")
+        if not lengths:
+            raise RuntimeError(f"a response without Content-Length: {status} {headers}")
         answer: dict[str, Any] = json.loads(await self._reader.readexactly(int(lengths[0])))
-        if answer.get("errors"):
-            raise RuntimeError(f"a poll was refused: {answer['errors']}")
-        return answer
+        if not status.startswith("HTTP/1.1 200") or answer.get("errors"):
+            return None
+        data: dict[str, Any] = answer["data"]
+        return data
 
     async def close(self) -> None:
         self._writer.close()
@@ -73,17 +78,21 @@ async def poll(
     due = time.monotonic()
     try:
         while True:
-            job = (await connection.execute(QUERY, {"id": job_id}))["data"]["job"]
+            data = await connection.execute(QUERY, {"id": job_id})
             now = time.time()
             seen.polls += 1
-            if last is None:
-                ready.set()
-            elif job["seq"] > last:
-                seen.latencies.append(now - datetime.fromisoformat(job["updatedAt"]).timestamp())
-                seen.times.append(now)
-            last = job["seq"]
-            if job["state"] in TERMINAL:
-                return
+            if data is None:
+                seen.refused += 1
+            else:
+                job = data["job"]
+                if last is None:
+                    ready.set()
+                elif job["seq"] > last:
+                    seen.latencies.append(now - datetime.fromisoformat(job["updatedAt"]).timestamp())
+                    seen.times.append(now)
+                last = job["seq"]
+                if job["state"] in TERMINAL:
+                    return
             # Pacing is what a poller is: there is no event to await.
             due = max(due + interval, time.monotonic())
             await asyncio.sleep(due - time.monotonic())
