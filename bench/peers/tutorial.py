@@ -1,12 +1,12 @@
 """The Strawberry-tutorial pattern, as a competent developer writes it: a peer for bench/compare.py.
 
 Each `jobUpdates` subscription opens its own Redis pub/sub connection on the job's channel (the one
-our workers publish on, `Keys.job_channel`), reads the job's record after subscribing (so no event
-falls between the snapshot and the stream), sends that state first, then forwards every event until
-the job finishes. The caller's token is verified on connection_init and only the job's owner may
-subscribe, as in the project. Nothing here is shipped (bench/ only); it runs under uvicorn as
-`uvicorn tutorial:app` from this directory, configured by the project's settings (REDIS_URL, KEY_PREFIX,
-JWT_SECRET).
+our workers publish on, `Keys.job_channel`), reads the job's record once Redis has confirmed the
+subscription (so no event falls between the snapshot and the stream), sends that state first, then
+forwards every event until the job finishes. The caller's token is verified on connection_init and
+only the job's owner may subscribe, as in the project. Nothing here is shipped (bench/ only); it runs
+under uvicorn as `uvicorn tutorial:app` from this directory, configured by the project's settings
+(REDIS_URL, KEY_PREFIX, JWT_SECRET).
 """
 
 from __future__ import annotations
@@ -96,6 +96,11 @@ class Subscription:
         pubsub = redis.pubsub()  # the pattern: a connection of its own for every subscription
         await pubsub.subscribe(keys.job_channel(job_id))
         try:
+            # subscribe() only sends SUBSCRIBE; the record is read on another connection, which Redis may
+            # serve first, so an event published in between would be in neither. Its confirmation says
+            # the channel is Redis's before the read.
+            while (await pubsub.get_message(timeout=None) or {}).get("type") != "subscribe":
+                pass
             raw = await redis.hgetall(keys.job(job_id))
             if not raw:
                 raise ValueError("no such job")
