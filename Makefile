@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: bench-compare bench-scale bench-redactor run test test-fast test-long bench bench-documents lint schema install clean token browser js-clients vendor
+.PHONY: bench-compare bench-delivery bench-scale bench-redactor run test test-fast test-long bench bench-documents lint schema install clean token browser js-clients vendor
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -62,6 +62,10 @@ token: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/compiled_vs_execute.py
 	$(BIN)/python bench/pipeline.py $(BENCH_ARGS)
+
+# What one API process spends per delivered event, the worker taken out (bench/delivery.py).
+bench-delivery: $(STAMP)
+	$(BIN)/python bench/delivery.py --repeat 3 $(BENCH_ARGS)
 
 # This project beside the Strawberry-tutorial pattern and pollers, on one Redis (bench/compare.py).
 bench-compare: $(STAMP)
