@@ -350,11 +350,10 @@ class Child:
         return self.recorder.pending
 
     async def serve(self) -> None:
-        loop = asyncio.get_running_loop()
-        commands: asyncio.Queue[tuple[Any, ...]] = asyncio.Queue()
-        loop.add_reader(self.pipe.fileno(), lambda: commands.put_nowait(self.pipe.recv()))
         while True:
-            command, *arguments = await commands.get()
+            # Read in a thread: a loop's reader would make the pipe non-blocking, and a large answer
+            # (hundreds of thousands of receipts) would then fail to send with EAGAIN.
+            command, *arguments = await asyncio.to_thread(self.pipe.recv)
             try:
                 if command == "connect":
                     answer: Any = await self.connect()
