@@ -15,14 +15,16 @@ from typing import Any
 from redis import Redis
 
 from jobs.celery import create_celery
-from jobs.core.dispatch import queue_lists
-from jobs.core.names import Keys
+from jobs.core.dispatch import enqueue, queue_lists, route
+from jobs.core.names import JobKind, Keys
+from jobs.core.quotas import Plan
 from jobs.work.sweeper import Sweeper
 from settings import Settings
-from tests.conftest import stack_env
+from tests.conftest import ai_env, stack_env, start_stack
 from tests.samples import CV
 from tests.support.auth import Caller
-from tests.support.gql import improve_cv, stream_of
+from tests.support.fake_openai import Stream
+from tests.support.gql import improve_cv, stream_of, subscribe
 from tests.support.processes import Api, start_api, start_worker
 
 # Who queued each job (a job streams to its owner only).
@@ -120,3 +122,51 @@ async def test_a_lost_task_is_sent_again_to_its_plans_queue(redis_server, workdi
     assert [m["headers"]["id"] for m in _messages(redis, pro_list)] == [pro]
     assert [m["headers"]["id"] for m in _messages(redis, free_list)] == [old]
     redis.close()
+
+
+async def test_a_copy_that_finds_its_job_running_is_looked_at_again_from_its_plans_queue(
+    redis_server, workdir, fake_openai, own_caller, redis
+):
+    # A copy of a running job's task arrives (as a broker reconnect restores one): the runner's
+    # lease is live, so the copy is sent again for later (jobs/work/tasks.py), and that re-send goes
+    # to the queue and priority the copy came from, not to the default queue.
+    prefix = "t-fair-held"
+    keys = Keys(prefix)
+    stack = await start_stack(prefix, redis_server.url, workdir, **ai_env(fake_openai))
+    pushed: list[bytes] = []
+    two_pushes = asyncio.Event()
+    notifying = (await redis.config_get("notify-keyspace-events"))["notify-keyspace-events"]
+    await redis.config_set("notify-keyspace-events", notifying + "Kl")
+    watcher = redis.pubsub()
+    try:
+        Caller.become(f"{own_caller}-pro", "Pro")
+        paused = Stream("A line of the rewritten CV.\n" * 50, chunk=20, pause_after=5)
+        job = await improve_cv(stack.http, f"{CV}\n{fake_openai.script('held-copy', paused)}")
+        async with subscribe(stack.ws, job["id"], after_seq=0) as sub:
+            events: list[dict[str, Any]] = []
+            while not any(e["type"] == "OUTPUT" for e in events):
+                events += await sub.take(1)
+            await watcher.psubscribe(f"__keyspace@*__:{prefix}:celery:{prefix}.jobs*")
+
+            async def watch() -> None:
+                async for message in watcher.listen():
+                    if message["type"] == "pmessage" and message["data"] == b"lpush":
+                        pushed.append(message["channel"].split(b":", 1)[1])
+                        if len(pushed) == 2:
+                            two_pushes.set()
+
+            watching = asyncio.create_task(watch())
+            settings = Settings(redis_url=redis_server.url, key_prefix=prefix, _env_file=None)
+            copy = route(keys, Plan.PRO)
+            await asyncio.to_thread(enqueue, create_celery(settings), JobKind.IMPROVE_CV, job["id"], copy)
+            await two_pushes.wait()  # the copy, then its re-send
+            watching.cancel()
+            paused.gate.set()
+            events += await sub.until_complete()
+        pro_list = f"{prefix}:celery:{queue_lists(keys.plan_queue('Pro'))[2]}".encode()
+        assert pushed == [pro_list, pro_list]
+        assert [e["type"] for e in events].count("STARTED") == 1
+    finally:
+        await watcher.aclose()
+        await redis.config_set("notify-keyspace-events", notifying)
+        await stack.stop()
