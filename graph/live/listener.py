@@ -83,7 +83,6 @@ class Subscriber:
 
     async def next(self) -> JobEvent | None:
         """The next live event, or RESYNC when events may have been missed."""
-        _honour_cancellation()
         while True:
             if self._error is not None:
                 raise self._error
@@ -95,6 +94,8 @@ class Subscriber:
                 event = self._items.popleft()
                 live_metrics.taken(event.at)
                 return event
+            # Only before a wait: a task that would otherwise return at once comes back here.
+            _honour_cancellation()
             self._waiter = waiter = asyncio.get_running_loop().create_future()
             await waiter
 

@@ -11,9 +11,15 @@ live deliveries."""
 from __future__ import annotations
 
 import time
+from bisect import bisect_left
+from collections.abc import Iterator
 from contextvars import ContextVar
+from itertools import accumulate
 
-from prometheus_client import Gauge, Histogram
+from prometheus_client import REGISTRY, Gauge
+from prometheus_client.core import HistogramMetricFamily
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
 
 WEBSOCKET = "websocket"
 HTTP = "http"  # multipart and SSE streams
@@ -27,18 +33,42 @@ LIVE_SUBSCRIPTIONS = Gauge(
     "Operations streaming to a client from this process (WebSocket operations, HTTP streams).",
     ["protocol"],
 )
-DELIVERY_LAG = Histogram(
-    "cvi_event_delivery_lag_seconds",
-    "From a worker's publish of a live event (its `at`, Redis's clock) to its frame written here.",
-    ["protocol"],
-    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
-)
+LAG_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class LagHistogram(Collector):
+    """`cvi_event_delivery_lag_seconds`, observed once per delivered frame.
+
+    prometheus-client's Histogram takes a lock for each bucket and the sum (about 1.2 us a frame,
+    8 % of a delivery's CPU); every observation here happens on the event loop's thread, so plain
+    integers do, and the figures are read when scraped."""
+
+    NAME = "cvi_event_delivery_lag_seconds"
+    HELP = "From a worker's publish of a live event (its `at`, Redis's clock) to its frame written here."
+
+    def __init__(self) -> None:
+        # Per protocol: a count per bucket (not cumulative; +Inf last) and the sum of lags.
+        self._counts = {protocol: [0] * (len(LAG_BUCKETS) + 1) for protocol in PROTOCOLS}
+        self._sums = dict.fromkeys(PROTOCOLS, 0.0)
+
+    def observe(self, protocol: str, lag: float) -> None:
+        self._counts[protocol][bisect_left(LAG_BUCKETS, lag)] += 1
+        self._sums[protocol] += lag
+
+    def collect(self) -> Iterator[Metric]:
+        family = HistogramMetricFamily(self.NAME, self.HELP, labels=["protocol"])
+        for protocol in PROTOCOLS:
+            cumulative = list(accumulate(self._counts[protocol]))
+            bounds = [*(repr(bound) for bound in LAG_BUCKETS), "+Inf"]
+            family.add_metric([protocol], list(zip(bounds, cumulative, strict=True)), self._sums[protocol])
+        yield family
+
+
+DELIVERY_LAG = LagHistogram()
+REGISTRY.register(DELIVERY_LAG)
 for _protocol in PROTOCOLS:  # present at 0 from the start, so rates and alerts see them
     OPEN_CONNECTIONS.labels(_protocol)
     LIVE_SUBSCRIPTIONS.labels(_protocol)
-# Looked up once: `labels()` takes a lock and builds a key on every call, and this is observed
-# once per delivered frame.
-_LAG = {protocol: DELIVERY_LAG.labels(protocol) for protocol in PROTOCOLS}
 
 # The publish time of the live event this task took last and has not written yet.
 _taken_at: ContextVar[float | None] = ContextVar("cvi_taken_at", default=None)
@@ -56,4 +86,4 @@ def written(protocol: str) -> None:
     at = _taken_at.get()
     if at is not None:
         _taken_at.set(None)
-        _LAG[protocol].observe(max(0.0, time.time() - at))
+        DELIVERY_LAG.observe(protocol, max(0.0, time.time() - at))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -24,6 +25,7 @@ from starlette.responses import Response
 
 from graph.context import Services
 from graph.live.compiled_subscription import SubscriptionCompiler
+from jobs.core.dispatch import queue_lists, queues_best_first
 
 # A scrape must answer even when Redis does not: the Redis figures are then left out.
 REDIS_PROBE_SECONDS = 1.0
@@ -43,7 +45,7 @@ class _Snapshot(Collector):
     """What this process counts by itself, and the Redis figures, as read for one scrape."""
 
     def __init__(
-        self, services: Services, compiler: SubscriptionCompiler, redis: dict[str, int] | None
+        self, services: Services, compiler: SubscriptionCompiler, redis: RedisFigures | None
     ) -> None:
         self._services = services
         self._compiler = compiler
@@ -81,14 +83,17 @@ class _Snapshot(Collector):
         )
         if self._redis is not None:
             depth = GaugeMetricFamily(
-                "cvi_queue_depth", "Tasks waiting in the Celery queue (LLEN).", labels=["queue"]
+                "cvi_queue_depth",
+                "Tasks waiting in a Celery queue (LLEN of its lists, one per priority step).",
+                labels=["queue"],
             )
-            depth.add_metric([services.keys.queue], self._redis["queue"])
+            for queue, waiting in self._redis.queues.items():
+                depth.add_metric([queue], waiting)
             yield depth
             yield _gauge(
                 "cvi_unfinished_jobs",
                 "Jobs queued, running or retrying (this deployment).",
-                self._redis["jobs"],
+                self._redis.jobs,
             )
 
 
@@ -100,18 +105,30 @@ def _counter(name: str, documentation: str, value: float) -> CounterMetricFamily
     return CounterMetricFamily(name, documentation, value=value)
 
 
-async def _redis_figures(services: Services) -> dict[str, int] | None:
-    # The queue's list as kombu names it: the broker's key prefix, then the queue.
+@dataclass(frozen=True)
+class RedisFigures:
+    queues: dict[str, int]  # tasks waiting, per queue
+    jobs: int  # unfinished jobs
+
+
+async def _redis_figures(services: Services) -> RedisFigures | None:
+    # A queue's lists as kombu names them: the broker's key prefix, then the queue and its step.
     prefix = services.celery.conf.broker_transport_options.get("global_keyprefix", "")
     keys = services.keys
     unfinished = services.redis.register_script(UNFINISHED_LUA)
+    queues = queues_best_first(keys)
     try:
         async with asyncio.timeout(REDIS_PROBE_SECONDS):
-            queue = await services.redis.llen(prefix + keys.queue)
+            async with services.redis.pipeline(transaction=False) as pipe:
+                for queue in queues:
+                    for name in queue_lists(queue):
+                        pipe.llen(prefix + name)
+                lengths = iter(await pipe.execute())
             jobs = await unfinished(keys=[keys.leases], args=[keys.job("")])
     except (RedisError, OSError, TimeoutError):
         return None
-    return {"queue": int(queue), "jobs": int(jobs)}
+    depths = {queue: sum(int(next(lengths)) for _ in queue_lists(queue)) for queue in queues}
+    return RedisFigures(depths, int(jobs))
 
 
 async def metrics(request: Request) -> Response:
