@@ -79,14 +79,15 @@ class HeldQueues:
     lists: list[tuple[str, str, int]]
 
     @classmethod
-    async def hold(cls, redis: Redis, prefix: str = PREFIX) -> HeldQueues:
+    async def hold(cls, redis: Redis, prefix: str = PREFIX, tag: str = "") -> HeldQueues:
+        """Every task now in the job queues, aside; `tag` keeps one holding apart from another."""
         lists = []
         async for key in redis.scan_iter(match=queue_pattern(prefix), count=1000):
             # Only the queues' lists: kombu's bindings are sets, and nothing else may match.
             if await redis.type(key) != b"list":
                 continue
             name = key.decode()  # queue names are ASCII (a priority's separators included)
-            held = f"{prefix}:held-by-bench:{name}"
+            held = f"{prefix}:held-by-bench{tag}:{name}"
             count = await redis.llen(name)
             await redis.rename(name, held)
             lists.append((name, held, count))

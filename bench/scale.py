@@ -9,7 +9,8 @@ socket i holds jobs i .. i+per_socket-1), then starts the workers and gives the 
   subscription each (KiB per idle socket with one subscription), then as each gets the others (KiB per
   further subscription); a steady round (the jobs at `--release-rate` jobs/s): event latency p50/p99 (the
   event's `at`, Redis time at publish, to receipt) and the API's CPU per delivered event; a burst round
-  (fresh jobs, the same subscriptions renewed, all released at once): events/s.
+  (jobs created and held with the first, the same sockets' subscriptions renewed on them, all
+  released at once): events/s.
 - scaleout: two API processes and two workers (2 processes each) on one Redis, the sockets alternating
   between the APIs; the same two rounds: events/s, p50/p99, each API's CPU per delivered event, and
   Redis's CPU (INFO cpu, used_cpu_user + used_cpu_sys) per PUBLISH (INFO commandstats) and per delivered
@@ -163,12 +164,15 @@ async def part(args: argparse.Namespace, data: Path, api_count: int) -> dict[str
             limit = open_files_limit(apis[-1].proc.pid)
             if limit < args.sockets // api_count + 1000:
                 raise RuntimeError(f"the API may open {limit} files, fewer than its share of the sockets")
+        # Both rounds' jobs before any worker runs, each round's tasks held apart.
         steady_jobs = await create_jobs(apis[0], args.jobs, "steady")
+        steady_held = await HeldQueues.hold(redis, PREFIX, "-steady")
+        burst_jobs = await create_jobs(apis[0], args.jobs, "burst")
+        burst_held = await HeldQueues.hold(redis, PREFIX, "-burst")
         rss_before = [rss_kib(api.proc.pid) for api in apis]
         async with Clients.start(
             [api.ws_url for api in apis], args.sockets, args.clients, auth.Caller.bearer, args.deflate
         ) as clients:
-            held = await HeldQueues.hold(redis, PREFIX)
             await clients.subscribe(steady_jobs, 1)
             rss_one = [rss_kib(api.proc.pid) for api in apis]
             await clients.subscribe(steady_jobs, args.per_socket - 1, first_slot=1)
@@ -185,12 +189,11 @@ async def part(args: argparse.Namespace, data: Path, api_count: int) -> dict[str
                 workers.append(start_worker(name, env, data, pool="prefork", concurrency=2))
                 # A booting worker competes for the cores; measure from when it answers.
                 await asyncio.to_thread(wait_ready, env, name)
-            steady = await deliver(apis, clients, redis, held, args.release_rate)
+            steady = await deliver(apis, clients, redis, steady_held, args.release_rate)
             figures |= steady.figures("steady")
-            burst_jobs = await create_jobs(apis[0], args.jobs, "burst")
-            held = await HeldQueues.hold(redis, PREFIX)
+            # The same sockets, their slots renewed on the burst's jobs (still queued: their tasks are held).
             await clients.subscribe(burst_jobs, args.per_socket)
-            burst = await deliver(apis, clients, redis, held, None)
+            burst = await deliver(apis, clients, redis, burst_held, None)
             figures |= burst.figures("burst")
     finally:
         for worker in workers:
