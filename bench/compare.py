@@ -21,7 +21,8 @@ subscribers connect and then handed to a fresh worker (2 processes) as bench/pip
 
 The subscribers are `--clients` client processes (bench/clients.py), offering no permessage-deflate
 unless `--deflate`; their CPU per receipt and the busiest one's share of a core show they were not the
-limit. The pollers are this process (one keep-alive HTTP/1.1 connection each, bench/peers/polling.py).
+limit. The pollers are this process (one keep-alive HTTP/1.1 connection each, bench/peers/polling.py);
+polls the API refuses (an overloaded API runs out of Redis connections) are counted and printed.
 If a phase's subscribers are not all done within 120 s, the run stops saying so and leaves a py-spy dump
 and the /metrics of the API serving them in the test log directory. The machine, and its load before each
 run, head the output; each cell is min/median/max over `--runs`.
