@@ -19,7 +19,7 @@ py-spy over the burst (raw collapsed stacks).
     python bench/delivery.py [--sockets 1000] [--per-socket 1] [--jobs 10] [--events 20]
                              [--clients 2] [--ws auto|websockets|websockets-sansio|wsproto]
                              [--deflate] [--client-deflate] [--server uvicorn|granian]
-                             [--profile FILE] [--repeat 3]
+                             [--rate EVENTS_PER_S] [--timeline] [--profile FILE] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -278,6 +278,19 @@ async def until_quiet(pid: int) -> None:
         last = now
 
 
+def print_timeline(latencies: list[float], times: list[float]) -> None:
+    """p50/p99/max of the latency per second of receipt: when the slow ones came."""
+    start = min(times)
+    seconds: dict[int, list[float]] = {}
+    for latency, at in zip(latencies, times, strict=True):
+        seconds.setdefault(int(at - start), []).append(latency)
+    for second, values in sorted(seconds.items()):
+        values.sort()
+        p50, p99 = quantile(values, 0.5) * 1000, quantile(values, 0.99) * 1000
+        worst = values[-1] * 1000
+        print(f"  t={second:3d}s n={len(values):6d} p50 {p50:7.1f} p99 {p99:7.1f} max {worst:7.1f} ms")
+
+
 def quantile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -308,8 +321,12 @@ async def one_run(args, redis_url: str, data: Path) -> dict[str, float]:
         rss_subscribed = tree_rss_kib(pid)
         async with profiled(args, pid):
             user0, system0 = cpu_split(pid)
+            started = time.monotonic()
             for i in range(args.events):
-                for job in jobs:
+                for n, job in enumerate(jobs):
+                    if args.rate:  # paced: there is no event to wait for
+                        due = started + (i * len(jobs) + n) / args.rate
+                        await asyncio.sleep(max(0.0, due - time.monotonic()))
                     writer.output(job, 10 + i)
             await until_quiet(pid)
             user1, system1 = cpu_split(pid)
@@ -317,6 +334,8 @@ async def one_run(args, redis_url: str, data: Path) -> dict[str, float]:
     finally:
         await api.proc.stop()
     got = len(latencies)
+    if args.timeline:
+        print_timeline(latencies, times)
     return {
         "delivered": got,
         "expected": args.sockets * args.per_socket * args.events,
@@ -364,6 +383,8 @@ def main() -> None:
     parser.add_argument("--deflate", action="store_true", help="the API offers permessage-deflate")
     parser.add_argument("--client-deflate", action="store_true", help="the clients offer it")
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--rate", type=float, default=0, help="events/s, paced (0: at once)")
+    parser.add_argument("--timeline", action="store_true", help="latency per second of receipt")
     parser.add_argument("--profile", help="py-spy's raw (collapsed) profile of the API's burst, to this file")
     parser.add_argument("--profile-flags", nargs="*", default=[], help="more py-spy flags, e.g. --native")
     parser.add_argument("--env", action="append", default=[], help="NAME=value for the API")
