@@ -36,20 +36,16 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from datetime import datetime
 from pathlib import Path
 
 import psutil
-import redis
 import uvloop
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.event_writer import EventWriter
 from devstack.redis_server import free_port, start_redis
-from jobs.core.events import EMIT_LUA, Change, parse_emit_result, prepare_emit
-from jobs.core.names import EventType, JobState, Keys, Stage
-from settings import Settings
 from tests.support import auth
 from tests.support.processes import Api, start_api, start_process, wait_healthy
 
@@ -81,62 +77,6 @@ def cpu_seconds(pid: int) -> float:
 def raise_nofile() -> None:
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-
-
-class Writer:
-    """The emit script, called as a worker calls it."""
-
-    def __init__(self, url: str) -> None:
-        self.client = redis.Redis.from_url(url)
-        self.script = self.client.register_script(EMIT_LUA)
-        self.keys = Keys(PREFIX)
-        self.log_max = Settings().event_log_max
-        self.runner = uuid.uuid4().hex
-
-    def emit(self, job_id: str, change: Change) -> None:
-        k, a = prepare_emit(self.keys, job_id, change, self.log_max)
-        parse_emit_result(job_id, self.script(keys=k, args=a))
-
-    def create_running(self) -> str:
-        job_id = str(uuid.uuid4())
-        fields: dict[str, str | int] = {"id": job_id, "kind": "IMPROVE_CV", "owner": OWNER, "input": "{}"}
-        fields["attempts"] = 0
-        self.emit(
-            job_id,
-            Change(
-                type=EventType.CREATED,
-                require=[None],
-                state=JobState.QUEUED,
-                progress=0,
-                stage=Stage.QUEUED.value,
-                message="Job queued",
-                fields=fields,
-            ),
-        )
-        self.emit(
-            job_id,
-            Change(
-                type=EventType.STARTED,
-                require=[JobState.QUEUED],
-                state=JobState.RUNNING,
-                progress=0,
-                stage=Stage.ANALYZING.value,
-                fields={"runner": self.runner},
-            ),
-        )
-        return job_id
-
-    def output(self, job_id: str, progress: int) -> None:
-        self.emit(
-            job_id,
-            Change(
-                type=EventType.OUTPUT,
-                require=[JobState.RUNNING],
-                runner=self.runner,
-                progress=progress,
-                delta=DELTA,
-            ),
-        )
 
 
 # ---- client processes ----
@@ -309,7 +249,7 @@ async def one_run(args, redis_url: str, data: Path) -> dict[str, float]:
     }
     api = await start_server(args, env, data)
     pid = api.proc.pid
-    writer = Writer(redis_url)
+    writer = EventWriter(redis_url, PREFIX, OWNER)
     try:
         jobs = [writer.create_running() for _ in range(args.jobs)]
         rss_before = tree_rss_kib(pid)
@@ -327,7 +267,7 @@ async def one_run(args, redis_url: str, data: Path) -> dict[str, float]:
                     if args.rate:  # paced: there is no event to wait for
                         due = started + (i * len(jobs) + n) / args.rate
                         await asyncio.sleep(max(0.0, due - time.monotonic()))
-                    writer.output(job, 10 + i)
+                    writer.output(job, 10 + i, DELTA)
             await until_quiet(pid)
             user1, system1 = cpu_split(pid)
         latencies, times, client_cpu = clients.figures()

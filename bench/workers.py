@@ -52,10 +52,10 @@ from redis.asyncio import Redis as AsyncRedis
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.event_writer import EventWriter
 from bench.pipeline import PREFIX, wait_ready
 from devstack.redis_server import RedisServer, start_redis
-from jobs.core.events import EMIT_LUA, Change, parse_emit_result, prepare_emit
-from jobs.core.names import EventType, JobState, Keys, Stage
+from jobs.core.names import EventType, JobState, Keys
 from settings import Settings
 from tests.samples import CV, JOB_DESCRIPTION
 from tests.support import auth
@@ -327,55 +327,15 @@ def timed(call: Callable[[], object], times: int) -> tuple[list[float], float]:
 
 
 def emit_run(url: str, writes: int, delta_chars: int) -> dict[str, float]:
-    client = redis.Redis.from_url(url)
-    keys = Keys(PREFIX)
-    script = client.register_script(EMIT_LUA)
-    owner = f"bench-emit-{uuid.uuid4().hex[:6]}"
-    log_max = DEFAULTS.event_log_max
-
-    def emit(job_id: str, change: Change) -> None:
-        k, a = prepare_emit(keys, job_id, change, log_max)
-        parse_emit_result(job_id, script(keys=k, args=a))
-
+    writer = EventWriter(url, PREFIX, f"bench-emit-{uuid.uuid4().hex[:6]}")
+    client, keys = writer.client, writer.keys
     # Jobs of 10 outputs each, as running jobs are: the log stays short, as it does in production.
-    runner = uuid.uuid4().hex
-    jobs = []
-    for _ in range(writes // 10):
-        job_id = str(uuid.uuid4())
-        create = Change(
-            type=EventType.CREATED,
-            require=[None],
-            state=JobState.QUEUED,
-            progress=0,
-            stage=Stage.QUEUED.value,
-            message="Job queued",
-            fields={"id": job_id, "kind": "IMPROVE_CV", "owner": owner, "input": "{}", "attempts": 0},
-        )
-        emit(job_id, create)
-        start = Change(
-            type=EventType.STARTED,
-            require=[JobState.QUEUED],
-            state=JobState.RUNNING,
-            progress=0,
-            stage=Stage.ANALYZING.value,
-            fields={"runner": runner},
-        )
-        emit(job_id, start)
-        jobs.append(job_id)
+    jobs = [writer.create_running() for _ in range(writes // 10)]
     delta = ("Led the billing service in Python. " * (delta_chars // 35 + 1))[:delta_chars]
-    outputs = iter(
-        (
-            job_id,
-            Change(
-                type=EventType.OUTPUT, require=[JobState.RUNNING], runner=runner, progress=50, delta=delta
-            ),
-        )
-        for job_id in jobs
-        for _ in range(10)
-    )
+    outputs = iter((job_id, writer.output_change(50, delta)) for job_id in jobs for _ in range(10))
     channel = keys.job_channel("nobody-listens")
     client.config_resetstat()
-    emit_us, emit_cpu = timed(lambda: emit(*next(outputs)), len(jobs) * 10)
+    emit_us, emit_cpu = timed(lambda: writer.emit(*next(outputs)), len(jobs) * 10)
     ping_us, _ = timed(client.ping, writes)
     publish_us, _ = timed(lambda: client.publish(channel, delta), writes)
     server_emit, calls = usec_per_call(client, "evalsha")
