@@ -27,7 +27,8 @@ async def test_subscription_receives_every_event_from_seq_1_to_the_terminal_one(
     types = [e["type"] for e in events]
     assert types[0] == "CREATED" and types[1] == "STARTED" and types[-1] == "SUCCEEDED"
     assert "OUTPUT" in types
-    assert {e["stage"] for e in events} >= {"queued", "analyzing", "generating", "finalizing", "done"}
+    # "finalizing" is a passing step, folded into SUCCEEDED when that follows at once (jobs/work/run.py).
+    assert {e["stage"] for e in events} >= {"queued", "analyzing", "generating", "done"}
     progress = [e["progress"] for e in events]
     assert progress == sorted(progress) and progress[-1] == 100
     final = await get_job(offline_stack.http, job["id"])

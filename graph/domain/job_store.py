@@ -46,8 +46,14 @@ class Created:
     rank: int
 
 
+# READ_LUA's flag: streams need a record's owner, state and seq, never its input or result.
+WITHOUT_INPUT_AND_RESULT = 1
+
+
 @dataclass(frozen=True, slots=True)
 class Replay:
+    """A job as a stream reads it: the record without its input and result, and events from its log."""
+
     record: JobRecord
     events: list[JobEvent]
 
@@ -141,7 +147,9 @@ class JobStore:
         """The record and the logged events after `after_seq` (None: only the latest one)."""
         after = -1 if after_seq is None else after_seq
         keys = [self._keys.job(job_id), self._keys.job_log(job_id)]
-        reply = await _patiently(lambda: self._read_script(keys=keys, args=[after]), self._read_patience)
+        reply = await _patiently(
+            lambda: self._read_script(keys=keys, args=[after, WITHOUT_INPUT_AND_RESULT]), self._read_patience
+        )
         if not reply:
             raise NotFound(f"job {job_id} does not exist")
         return _replay_of(reply)
@@ -165,7 +173,8 @@ class JobStore:
         async def read() -> list[Any]:
             async with self._redis.pipeline(transaction=False) as pipe:
                 for job_id in job_ids:
-                    pipe.eval(READ_LUA, 2, self._keys.job(job_id), self._keys.job_log(job_id), -1)
+                    keys = (self._keys.job(job_id), self._keys.job_log(job_id))
+                    pipe.eval(READ_LUA, 2, *keys, -1, WITHOUT_INPUT_AND_RESULT)
                 return list(await pipe.execute())
 
         replies = await _patiently(read, self._read_patience) if job_ids else []

@@ -125,9 +125,22 @@ return {1, event}
 
 # Reads the record and the events after `ARGV[1]` (or only the latest event when negative) in
 # one atomic step, so the log slice always matches the record's seq.
+# A job's record and its log from ARGV[1] on. With ARGV[2] = '1' the record comes without its input
+# and result (a CV, a rewrite: tens of KB each): what a subscription's replay reads, which needs only
+# the job's owner, state and seq, and which every subscription does as it starts.
 READ_LUA = """
 local rec = redis.call('HGETALL', KEYS[1])
 if #rec == 0 then return {} end
+if ARGV[2] == '1' then
+  local light = {}
+  for i = 1, #rec, 2 do
+    if rec[i] ~= 'input' and rec[i] ~= 'result' then
+      light[#light + 1] = rec[i]
+      light[#light + 1] = rec[i + 1]
+    end
+  end
+  rec = light
+end
 local seq = tonumber(redis.call('HGET', KEYS[1], 'seq'))
 local len = redis.call('LLEN', KEYS[2])
 local after = tonumber(ARGV[1])
