@@ -25,8 +25,6 @@ import argparse
 import asyncio
 import json
 import multiprocessing as mp
-import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -112,7 +110,7 @@ async def probe(api: Api, stop: asyncio.Event) -> list[float]:
     init = json.dumps(
         {"type": "connection_init", "payload": {"Authorization": f"Bearer {auth.token('probe')}"}}
     )
-    async with websockets.connect(api.ws_url, subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
+    async with websockets.connect(api.ws_url, subprotocols=["graphql-transport-ws"]) as ws:
         await ws.send(init)
         assert json.loads(await ws.recv())["type"] == "connection_ack"
         while not stop.is_set():
@@ -153,9 +151,9 @@ async def one_run(api: Api, args: argparse.Namespace, number: int, data: Path) -
     probing = asyncio.create_task(probe(api, stop))
     profiler = None
     if args.profile and number == 0:
-        profiler = subprocess.Popen(
-            [
-                "py-spy",
+        profiler = await asyncio.create_subprocess_exec(
+            *[
+                str(Path(sys.executable).parent / "py-spy"),
                 "record",
                 "--pid",
                 str(api.proc.pid),
@@ -181,7 +179,7 @@ async def one_run(api: Api, args: argparse.Namespace, number: int, data: Path) -
     for proc in procs:
         proc.join()
     if profiler is not None:
-        profiler.wait()
+        await profiler.wait()
     latencies = [latency for got, _ in results for latency in got]
     errors = [error for _, got in results for error in got]
     if errors:

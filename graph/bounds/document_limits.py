@@ -11,12 +11,14 @@ and `graph.schema.Schema` (the byte limit); the compiled subscription path appli
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import suppress
 from contextvars import ContextVar
 from dataclasses import dataclass
 
-from graphql import DocumentNode, GraphQLError, OperationDefinitionNode, parse
+from graphql import DocumentNode, GraphQLError, GraphQLSyntaxError, OperationDefinitionNode, parse
 from strawberry.extensions import SchemaExtension
 
+from graph.bounds.document_cache import DocumentCache
 from graph.bounds.document_cost import CostLimits, cost_refusal
 from graph.bounds.introspection_cost import IntrospectionCost
 from settings import Settings
@@ -28,6 +30,8 @@ DOCUMENT_TOO_LARGE = "DOCUMENT_TOO_LARGE"
 # for an error, and only the request tells a missing name from the first operation's.
 _UNSET = object()
 REQUESTED_OPERATION: ContextVar[str | object | None] = ContextVar("requested_operation", default=_UNSET)
+# Every request's parse and validation go through it (graph/bounds/document_cache.py).
+DOCUMENTS = DocumentCache()
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,14 +65,26 @@ class DocumentBounds:
 
 class DocumentLimits(SchemaExtension):
     """The token limit for Strawberry's parser, and the cost rule before its validation: a
-    refused document never reaches graphql-core's rules."""
+    refused document never reaches graphql-core's rules. A text parsed, or found valid, before is
+    not parsed, or validated, again (`DOCUMENTS`)."""
 
-    def __init__(self, bounds: DocumentBounds, introspection: IntrospectionCost) -> None:
+    def __init__(
+        self, bounds: DocumentBounds, introspection: IntrospectionCost, documents: DocumentCache = DOCUMENTS
+    ) -> None:
         self.bounds = bounds
         self.introspection = introspection
+        self.documents = documents
 
     def on_operation(self) -> Iterator[None]:
         self.execution_context.parse_options["max_tokens"] = self.bounds.max_tokens
+        yield
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        if context.query and context.graphql_document is None:
+            # On a syntax error Strawberry's own parse, next, fails alike and answers as it always has.
+            with suppress(GraphQLSyntaxError):
+                context.graphql_document = self.documents.parse(context.query, context.parse_options)
         yield
 
     def on_validate(self) -> Iterator[None]:
@@ -83,7 +99,14 @@ class DocumentLimits(SchemaExtension):
             if refusal is not None:
                 # Strawberry skips validation once errors are set, and answers with them.
                 context.pre_execution_errors = [refusal]
+        rules = tuple(context.validation_rules)
+        known = context.query and self.documents.known_valid(context.query, rules)
+        if known and context.pre_execution_errors is None:
+            context.pre_execution_errors = []  # what graphql-core's rules found last time: nothing
         yield
+        # An empty list: Strawberry's validation (or ours, remembered) ran and found nothing.
+        if context.query and context.pre_execution_errors == []:
+            self.documents.passed(context.query, rules)
 
 
 def _unnamed_choice(document: DocumentNode) -> GraphQLError | None:
