@@ -178,6 +178,10 @@ class TransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
             reason = e.payload.get("reason")
             await self._close(4403, reason if isinstance(reason, str) else "Forbidden")
             return
+        finally:
+            # Read once, to authenticate: an idle socket does not keep its token and whatever
+            # else the client put in the payload (up to WS_MAX_MESSAGE_BYTES).
+            self.context.connection_params = {}
         if not await self._take_place():
             return
         if isinstance(ack_payload, UnsetType):
