@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: bench-compare bench-delivery bench-scale bench-redactor run test test-fast test-long bench bench-documents lint schema install clean token browser js-clients vendor
+.PHONY: bench-compare bench-delivery bench-fairness bench-workers bench-mutations bench-scale bench-redactor run test test-fast test-long bench bench-documents lint schema install clean token browser js-clients vendor
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -75,6 +75,18 @@ bench-compare: $(STAMP)
 # CPU per PUBLISH and its fan-out (bench/scale.py). Minutes; several client processes.
 bench-scale: $(STAMP)
 	$(BIN)/python bench/scale.py --runs 3 $(BENCH_ARGS)
+
+# Queue wait per plan while Free users flood the service; --fifo adds the same on one FIFO queue.
+bench-fairness: $(STAMP)
+	$(BIN)/python bench/fairness.py --runs 3 --fifo $(BENCH_ARGS)
+
+# Offline jobs per second per worker process, the cost of one event write, events per job.
+bench-workers: $(STAMP)
+	$(BIN)/python bench/workers.py --repeat 3 $(BENCH_ARGS)
+
+# improveCv mutations per second on one API process, and a live subscription's latency meanwhile.
+bench-mutations: $(STAMP)
+	$(BIN)/python bench/mutations.py --runs 3 $(BENCH_ARGS)
 
 # What the redactor costs a worker on the longest CV of hostile digits and separators.
 bench-redactor: $(STAMP)

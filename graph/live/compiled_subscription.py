@@ -24,7 +24,7 @@ through the same `build(JobEvent, ...)` conversion and the same scalar and enum 
 Why by hand rather than graphql-core's public `execute` once per (document, event), which would
 share its JSON just as well: rendering an event that way takes about 63 µs against 8 here
 (bench/compiled_vs_execute.py), i.e. +55 µs per delivery when a job has one subscriber, its
-owner, which is most jobs; the API spends 52-74 µs per delivery end to end (README, `make bench`).
+owner, which is most jobs; the API spends 58-62 µs per delivery then (README, `make bench-delivery`).
 """
 
 from __future__ import annotations
