@@ -105,8 +105,9 @@ class DocumentLimits(SchemaExtension):
             context.pre_execution_errors = []  # what graphql-core's rules found last time: nothing
         yield
         # An empty list: Strawberry's validation (or ours, remembered) ran and found nothing.
-        if context.query and context.pre_execution_errors == []:
-            self.documents.passed(context.query, rules)
+        accepted = context.graphql_document
+        if context.query and accepted is not None and context.pre_execution_errors == []:
+            self.documents.passed(context.query, rules, accepted, context.parse_options)
 
 
 def _unnamed_choice(document: DocumentNode) -> GraphQLError | None:
