@@ -14,7 +14,7 @@ import pytest
 from celery import Celery
 
 from devstack.redis_server import free_port
-from graph.domain.publisher import Publisher
+from graph.domain.publisher import Publisher, PublishTimeout
 from jobs.celery import create_celery
 from jobs.core.dispatch import enqueue, route
 from jobs.core.names import JobKind, Keys
@@ -69,3 +69,31 @@ async def test_a_publish_that_fails_raises_in_its_caller():
     finally:
         publisher.close()
         app.close()
+
+
+async def test_a_publish_that_hangs_fails_its_caller_in_time_and_the_next_one_goes_out(app, redis):
+    # A broker that accepts the connection and never answers (a half-open connection after a
+    # failover): kombu would wait for as long as TCP takes to give up.
+    accepted: list[asyncio.StreamWriter] = []
+    silent = await asyncio.start_server(lambda _reader, writer: accepted.append(writer), "127.0.0.1", 0)
+    port = silent.sockets[0].getsockname()[1]
+    hanging = create_celery(Settings(redis_url=f"redis://127.0.0.1:{port}/0", key_prefix=PREFIX))
+    stuck = Publisher(hanging, patience=0.5)
+    try:
+        with pytest.raises(PublishTimeout):
+            await stuck.enqueue(JobKind.IMPROVE_CV, "job-hung", route(Keys(PREFIX), Plan.FREE))
+    finally:
+        for writer in accepted:
+            writer.close()
+        silent.close()
+        await silent.wait_closed()
+        hanging.close()
+    # A publisher of a healthy broker is not held up by it.
+    to = route(Keys(PREFIX), Plan.PREMIUM)  # priority 0: the queue's own list
+    await redis.delete(f"{PREFIX}:celery:{to.queue}")
+    publisher = Publisher(app, patience=5)
+    try:
+        await publisher.enqueue(JobKind.IMPROVE_CV, "job-after", to)
+    finally:
+        publisher.close()
+    assert await redis.llen(f"{PREFIX}:celery:{to.queue}") == 1

@@ -6,6 +6,12 @@ threads on 2 cores), each contending for the GIL with the event loop; one thread
 after another, in the order they were asked for, and leaves the loop the rest. The message is the one
 `jobs.core.dispatch.enqueue` sends (the same call, only from another thread), so a worker reads it as
 before; a publish that fails raises in the caller, as it did through `to_thread`.
+
+A publish that has not gone out within PUBLISH_PATIENCE_SECONDS raises PublishTimeout in its caller
+(launch.py fails the job with ENQUEUE_FAILED and answers UNAVAILABLE): a broker connection that hangs
+(a half-open TCP connection after a failover) must not queue every later launch behind it for as long
+as TCP takes to give up. If that publish goes out later after all, the worker finds the job ended
+and skips it.
 """
 
 from __future__ import annotations
@@ -23,6 +29,13 @@ from jobs.core.names import JobKind
 if TYPE_CHECKING:
     from celery import Celery
 
+# kombu's own retries of a publish to an unreachable Redis take a few seconds; past this, it hangs.
+PUBLISH_PATIENCE_SECONDS = 10.0
+
+
+class PublishTimeout(TimeoutError):
+    """The job's task was not published in time."""
+
 
 @dataclass(frozen=True, slots=True)
 class _Publish:
@@ -37,8 +50,9 @@ class _Publish:
 class Publisher:
     """One daemon thread publishing `app`'s job tasks in turn; started by the first job."""
 
-    def __init__(self, app: Celery) -> None:
+    def __init__(self, app: Celery, patience: float = PUBLISH_PATIENCE_SECONDS) -> None:
         self._app = app
+        self._patience = patience
         self._waiting: queue.SimpleQueue[_Publish | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._starting = threading.Lock()
@@ -49,7 +63,12 @@ class Publisher:
         done: asyncio.Future[None] = loop.create_future()
         self._start()
         self._waiting.put(_Publish(kind, job_id, to, request_id, loop, done))
-        await done
+        try:
+            async with asyncio.timeout(self._patience):
+                await done
+        except TimeoutError:
+            late = f"the task of job {job_id} was not published in {self._patience:g} s"
+            raise PublishTimeout(late) from None
 
     def close(self) -> None:
         """Publishes what was asked for, then ends the thread."""
@@ -71,7 +90,7 @@ class Publisher:
             error: BaseException | None = None
             try:
                 enqueue(self._app, item.kind, item.job_id, item.to, item.request_id)
-            except Exception as e:
+            except BaseException as e:  # whatever it is, its caller hears it and the thread goes on
                 error = e
             # A closed loop (RuntimeError): nobody awaits this publish any more.
             with suppress(RuntimeError):
