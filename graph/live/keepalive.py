@@ -8,7 +8,9 @@ anything) by the next tick is closed. Clients of graphql-ws answer pings by them
 
 One clock serves every socket of the process: a task and a timer per socket would cost each idle
 socket a few KiB (issue 13's memory target is per idle socket), where an entry here costs a
-small object. The price is phase: checks run on the clock's ticks, so a silent socket is pinged
+small object. Sockets are spread over slots, one slot looked at per tick (a timing wheel), so
+each socket is looked at once an interval and the pings of thousands of idle sockets go out a
+slot at a time, never all in one turn of the loop. The price is phase: a silent socket is pinged
 between one and two intervals after it went quiet, and closed one interval after that.
 """
 
@@ -16,16 +18,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
+log = logging.getLogger(__name__)
+
 CLOSE_CODE = 1001  # going away: the peer stopped answering
+# A tick at most this often: an interval of 30 s is 60 slots, 5,000 sockets about 83 a tick.
+TICK_SECONDS = 0.5
 
 
 class Keepalive:
     """One socket's place on the clock."""
 
-    __slots__ = ("_awaiting", "_clock", "_close", "_heard", "_ping")
+    __slots__ = ("_awaiting", "_clock", "_close", "_heard", "_ping", "slot")
 
     def __init__(
         self,
@@ -38,6 +45,7 @@ class Keepalive:
         self._close = close
         self._heard = True  # from the client since the last tick
         self._awaiting = False  # a ping went out and nothing came back yet
+        self.slot = 0
 
     def heard(self) -> None:
         """Any message from the client (a pong included) shows it is there."""
@@ -58,27 +66,34 @@ class Keepalive:
 
 
 class KeepaliveClock:
-    def __init__(self, interval: float) -> None:
+    def __init__(self, interval: float, tick: float = TICK_SECONDS) -> None:
         self.interval = interval
-        self._members: set[Keepalive] = set()
+        self._slots: list[set[Keepalive]] = [set() for _ in range(max(1, round(interval / tick)))]
+        self._next = 0  # the slot the next tick looks at
+        self._joined = 0
         self._task: asyncio.Task[None] | None = None
+        self._stopped = False
         self._spawned: set[asyncio.Task[None]] = set()
 
     @property
     def size(self) -> int:
-        return len(self._members)
+        return sum(len(slot) for slot in self._slots)
 
     def join(
         self, ping: Callable[[], Awaitable[None]], close: Callable[[int, str], Awaitable[None]]
     ) -> Keepalive:
-        if self._task is None:
+        if self._task is None and not self._stopped:
             self._task = asyncio.get_running_loop().create_task(self._run(), name="keepalive-clock")
         member = Keepalive(self, ping, close)
-        self._members.add(member)
+        # In turn, not by the time of joining: sockets that all connect at once (a deploy, a
+        # reconnect storm) are still spread over the slots.
+        member.slot = self._joined % len(self._slots)
+        self._joined += 1
+        self._slots[member.slot].add(member)
         return member
 
     def leave(self, member: Keepalive) -> None:
-        self._members.discard(member)
+        self._slots[member.slot].discard(member)
 
     def spawn(self, work: Coroutine[Any, Any, None]) -> None:
         # Held until done: the loop keeps only weak references to tasks.
@@ -87,6 +102,7 @@ class KeepaliveClock:
         task.add_done_callback(self._spawned.discard)
 
     async def stop(self) -> None:
+        self._stopped = True
         for task in [self._task, *self._spawned]:
             if task is not None:
                 task.cancel()
@@ -95,11 +111,17 @@ class KeepaliveClock:
         self._task = None
 
     async def _run(self) -> None:
+        tick = self.interval / len(self._slots)
         while True:
             # A timer: pings go to sockets that stay silent, which no event announces.
-            await asyncio.sleep(self.interval)
-            for member in list(self._members):
-                member.tick(self.interval)
+            await asyncio.sleep(tick)
+            slot, self._next = self._slots[self._next], (self._next + 1) % len(self._slots)
+            for member in list(slot):
+                try:
+                    member.tick(self.interval)
+                except Exception:
+                    # One socket's trouble must not end the keepalive of every other one.
+                    log.exception("keepalive tick failed")
 
 
 async def _quietly(work: Awaitable[None]) -> None:
