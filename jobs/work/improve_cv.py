@@ -98,6 +98,9 @@ def rewrite(
     usage: list[Usage] = []
     finish: list[Finish] = []
     advice: list[str] = []
+    # The steps before were passing (held, not yet written): a cancel since then would only show at
+    # the first output, after the model's call had begun. The call is what costs; look first.
+    run.ensure_still_running()
     stream = engine.stream(hidden)
 
     def text_only() -> Any:

@@ -52,6 +52,7 @@ from jobs.core.events import (
     Change,
     ErrorInfo,
     JobEvent,
+    as_text,
     failure,
     parse_emit_result,
     prepare_emit,
@@ -103,7 +104,9 @@ class JobRun:
         self._writing = threading.Lock()
         self._held: Change | None = None
         self._held_until: Deadline | None = None
-        self._refused: JobClosed | Superseded | None = None  # a held step's write, refused
+        # A held step's write that was refused, or whose connection broke (it may or may not have
+        # been applied): the run stops at its next step, as if that write had been its own.
+        self._refused: Exception | None = None
 
     def load(self) -> JobRecord | None:
         raw = self._redis.hgetall(self._keys.job(self.job_id))
@@ -169,6 +172,19 @@ class JobRun:
             else:
                 self._held = _fold(self._held, change)
 
+    def ensure_still_running(self) -> None:
+        """Before a step that costs money (the model's call): raise JobClosed or Superseded if the job
+        was cancelled or taken over meanwhile. A held step writes nothing that would have told."""
+        with self._writing:
+            if self._refused is not None:
+                raise self._refused
+        state, runner = self._redis.hmget(self._keys.job(self.job_id), ["state", "runner"])
+        now = as_text(state) if state is not None else "gone"
+        if now != JobState.RUNNING.value:
+            raise JobClosed(f"job {self.job_id} is {now}", state=now)
+        if runner is None or as_text(runner) != self.token:
+            raise Superseded(f"job {self.job_id} was taken over by another runner")
+
     def output(self, delta: str, progress: int) -> JobEvent:
         return self._running(EventType.OUTPUT, progress=progress, delta=delta)
 
@@ -217,6 +233,8 @@ class JobRun:
 
     def _emit(self, change: Change) -> JobEvent:
         with self._writing:
+            if self._refused is not None:
+                raise self._refused
             if self._held is not None:
                 change = _fold(self._held, change)
                 self._let_go()
@@ -239,8 +257,11 @@ class JobRun:
             except (JobClosed, Superseded) as refused:
                 self._refused = refused
             except LOST_CONNECTION as e:
-                # The job's thread meets the same at its next write, and ends the run as it does.
+                # Applied or not, the run's seq is no longer known here: its next write would take
+                # the held step for its own (`_applied`) and could write twice. It stops instead,
+                # as when its own write loses Redis for longer than REDIS_RETRY_SECONDS.
                 log.warning("job %s: a held step was not written (%s)", self.job_id, e)
+                self._refused = e
 
     def _write(self, change: Change) -> JobEvent:
         keys, args = prepare_emit(self._keys, self.job_id, change, self._log_max)
