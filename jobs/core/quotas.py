@@ -36,6 +36,15 @@ class Plan(StrEnum):
     PRO = "Pro"
     PREMIUM = "Premium"
 
+    @classmethod
+    def stored(cls, value: str | None) -> Plan:
+        """A plan read back from a record: none (written before plans were kept) or one this code no
+        longer knows (renamed, retired) is served as Free rather than stopping whoever reads it."""
+        try:
+            return cls(value) if value else cls.FREE
+        except ValueError:
+            return cls.FREE
+
     @property
     def next(self) -> Plan | None:
         order = list(Plan)

@@ -78,9 +78,8 @@ class Sweeper:
         ids = [x.decode() for x in found[::3]]
         for job_id, kind, plan in zip(ids, found[1::3], found[2::3], strict=True):
             log.warning("job %s: its runner stopped renewing its lease; sending its task again", job_id)
-            # Its plan's queue, first in line there: it waited its turn once already. A record from
-            # before plans were kept has none: the Free queue.
-            to = route(self._keys, Plan(plan.decode()) if plan else Plan.FREE)
+            # Its plan's queue, first in line there: it waited its turn once already.
+            to = route(self._keys, Plan.stored(plan.decode() if plan else None))
             enqueue(self._celery, JobKind(kind.decode()), job_id, to)
         return ids
 
