@@ -142,3 +142,18 @@ async def test_graphql_transport_ws_is_the_protocol_spoken(offline_stack):
         async with websockets.connect(offline_stack.ws, subprotocols=["graphql-ws"]) as ws:
             await asyncio.wait_for(ws.recv(), 5)
     assert closed.value.rcvd.code == 4406
+
+
+async def test_a_message_that_is_not_an_event_is_skipped_and_the_stream_goes_on(ai_stack, fake_openai, redis):
+    # Anyone with access to Redis may PUBLISH on a job's channel; only the emit script should. Garbage
+    # there must not end the process's one listener (and with it every live subscription).
+    job, stream = await _paused_job(ai_stack, fake_openai, "garbage-on-channel")
+    channel = f"{ai_stack.prefix}:events:{job['id']}"
+    async with subscribe(ai_stack.ws, job["id"], after_seq=0) as sub:
+        before = await sub.take(3)
+        for garbage in (b"not json", b"{}", b'{"seq": "x"}', b"[1, 2]"):
+            assert await redis.publish(channel, garbage) == 1
+        stream.gate.set()
+        events = before + await sub.until_complete()
+    assert_contiguous(events, first=1)
+    assert events[-1]["state"] == "SUCCEEDED"

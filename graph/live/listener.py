@@ -349,7 +349,13 @@ class Listener:
                 sub.end(AccountErased("your data was erased (deleteMyData); this stream has ended"))
                 self._forget(sub)
             return
-        event = JobEvent.from_json(data)  # parsed once, shared by every subscriber of the job
+        try:
+            event = JobEvent.from_json(data)  # parsed once, shared by every subscriber of the job
+        except (ValueError, KeyError, TypeError, AttributeError):
+            # Only the emit script should publish here; anything else must not end the one listener
+            # of the process (and every live subscription with it).
+            log.warning("skipping a message on %s that is not an event (%d bytes)", channel, len(data))
+            return
         for sub in list(subs):
             if not sub.push(event):
                 self.stats.dropped_subscribers += 1
