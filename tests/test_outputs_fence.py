@@ -68,7 +68,7 @@ def _outcome(keys: Keys, output_id: str) -> Outcome:
 
 
 async def _running(store: JobStore, sync_redis: SyncRedis, keys: Keys) -> JobRun:
-    record = await store.create(JobKind.RENDER_PDF, "fence-owner", {"response_id": "the-response"})
+    record = (await store.create(JobKind.RENDER_PDF, "fence-owner", {"response_id": "the-response"})).record
     run = JobRun(sync_redis, keys, 100, record.id)
     assert run.start(max_redeliveries=3) is not None
     run.progress(90, Stage.FINALIZING, "about to succeed")

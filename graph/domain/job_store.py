@@ -86,17 +86,6 @@ class JobStore:
         charges: Sequence[Charge] = (),
         active_limit: int | None = None,
         plan: Plan = Plan.FREE,
-    ) -> JobRecord:
-        return (await self.create_ranked(kind, owner, job_input, charges, active_limit, plan)).record
-
-    async def create_ranked(
-        self,
-        kind: JobKind,
-        owner: str,
-        job_input: dict[str, Any],
-        charges: Sequence[Charge] = (),
-        active_limit: int | None = None,
-        plan: Plan = Plan.FREE,
     ) -> Created:
         """Write the record (QUEUED, seq 1) and its first event before anything is enqueued (C1).
         With `active_limit`, the owner may hold at most that many unfinished jobs (TooBusy);

@@ -67,7 +67,7 @@ async def _start_job(
     unit = [services.quotas.unit(scope, user.id, user.plan)] if scope is not None else []
     charges = [*unit, *extra_charges]
     try:
-        created = await services.store.create_ranked(
+        created = await services.store.create(
             kind,
             user.id,
             job_input,
