@@ -30,9 +30,7 @@ import contextlib
 import json
 import multiprocessing as mp
 import os
-import resource
 import signal
-import statistics
 import sys
 import tempfile
 import time
@@ -44,7 +42,9 @@ import uvloop
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.clients import raise_nofile
 from bench.event_writer import EventWriter
+from bench.pipeline import quantile, spread
 from devstack.redis_server import free_port, start_redis
 from tests.support import auth
 from tests.support.processes import Api, start_api, start_process, wait_healthy
@@ -72,11 +72,6 @@ def tree_rss_kib(pid: int) -> int:
 
 def cpu_seconds(pid: int) -> float:
     return sum(cpu_split(pid))
-
-
-def raise_nofile() -> None:
-    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 # ---- client processes ----
@@ -231,11 +226,6 @@ def print_timeline(latencies: list[float], times: list[float]) -> None:
         print(f"  t={second:3d}s n={len(values):6d} p50 {p50:7.1f} p99 {p99:7.1f} max {worst:7.1f} ms")
 
 
-def quantile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
 async def one_run(args, redis_url: str, data: Path) -> dict[str, float]:
     env = {
         "REDIS_URL": redis_url,
@@ -306,9 +296,7 @@ async def run(args) -> None:
         server.stop()
     if len(results) > 1:
         for key in results[0]:
-            values = [r[key] for r in results]
-            low, mid, high = min(values), statistics.median(values), max(values)
-            print(f"{key:24} min {low:,.1f}  median {mid:,.1f}  max {high:,.1f}")
+            print(f"{key:24} min/median/max {spread([r[key] for r in results], '{:,.1f}')}")
 
 
 def main() -> None:
