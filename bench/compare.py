@@ -67,8 +67,8 @@ from bench.pipeline import (
     machine,
     quantile,
     rss_kib,
-    server_env,
     spread,
+    stack_env,
     wait_ready,
 )
 from devstack.redis_server import free_port, start_redis
@@ -349,16 +349,7 @@ def table(runs: list[dict[str, Figures]]) -> str:
 async def run(args: argparse.Namespace) -> None:
     data = Path(tempfile.mkdtemp(prefix="cvi-compare-"))
     redis = start_redis(data / "redis")
-    env = {
-        "REDIS_URL": redis.url,
-        "KEY_PREFIX": PREFIX,
-        "SUBSCRIBER_QUEUE_SIZE": "1024",
-        "JWT_SECRET": auth.SECRET,
-        "MAX_ACTIVE_JOBS_PER_USER": str(max(args.jobs, args.burst_jobs)),
-        "MAX_WEBSOCKETS_PER_USER": str(args.subscriptions),
-        # Both WebSocket servers alike (the tutorial's uvicorn reads them too).
-        **server_env(args),
-    }
+    env = stack_env(redis.url, args)  # the tutorial's uvicorn reads its UVICORN_* options too
     print(machine())
     print(f"options: {vars(args)}")
     runs: list[dict[str, Figures]] = []

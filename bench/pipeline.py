@@ -310,18 +310,25 @@ def report(title: str, runs: list[dict[str, float]]) -> None:
         print(f"{label:44} {spread([run[key] for run in runs], fmt)}")
 
 
-async def run(args: argparse.Namespace) -> None:
-    data = Path(tempfile.mkdtemp(prefix="cvi-bench-"))
-    redis = start_redis(data / "redis")
-    env = {
-        "REDIS_URL": redis.url,
+def stack_env(redis_url: str, args: argparse.Namespace) -> dict[str, str]:
+    """The API's and the workers' settings for `--jobs`/`--burst-jobs` jobs and `--subscriptions`
+    subscribers of one user (this bench's and bench/compare.py's)."""
+    return {
+        "REDIS_URL": redis_url,
         "KEY_PREFIX": PREFIX,
         "SUBSCRIBER_QUEUE_SIZE": "1024",
         "JWT_SECRET": auth.SECRET,
         "MAX_ACTIVE_JOBS_PER_USER": str(max(args.jobs, args.burst_jobs)),
         "MAX_WEBSOCKETS_PER_USER": str(args.subscriptions),
+        # Every WebSocket server alike (uvicorn reads its options from UVICORN_* variables).
         **server_env(args),
     }
+
+
+async def run(args: argparse.Namespace) -> None:
+    data = Path(tempfile.mkdtemp(prefix="cvi-bench-"))
+    redis = start_redis(data / "redis")
+    env = stack_env(redis.url, args)
     print(machine())
     print(f"options: {vars(args)}")
     steady: list[dict[str, float]] = []
