@@ -23,6 +23,7 @@ from graph.domain.cv_store import CvStore
 from graph.domain.export import download_export
 from graph.domain.job_store import JobStore
 from graph.domain.pdfs import download_pdf
+from graph.domain.publisher import Publisher
 from graph.edges.auth import TokenVerifier
 from graph.edges.body_limits import BodyLimits
 from graph.edges.demo import demo_routes
@@ -72,6 +73,7 @@ async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         cv=CvStore(redis, keys),
         listener=listener,
         celery=celery,
+        publisher=Publisher(celery),
         verifier=TokenVerifier(settings),
         quotas=QuotaService(redis, keys),
         draining=Draining(),

@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 from graph.domain.cv_store import CvStore
 from graph.domain.job_store import JobStore
 from graph.domain.loaders import Loaders, loaders_of
+from graph.domain.publisher import Publisher
 from graph.edges.auth import TokenVerifier, User
 from graph.live.draining import Draining
 from graph.live.keepalive import KeepaliveClock
@@ -32,6 +33,7 @@ class Services:
     cv: CvStore
     listener: Listener
     celery: Celery
+    publisher: Publisher  # sends job tasks through `celery`, off the event loop
     verifier: TokenVerifier
     quotas: QuotaService
     draining: Draining

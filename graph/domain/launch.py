@@ -9,7 +9,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from graph.context import Services
-from graph.domain.publisher import publisher_for
 from graph.edges.auth import User
 from jobs.core import logs
 from jobs.core.dispatch import route
@@ -84,7 +83,7 @@ async def _start_job(
             if before_enqueue is not None:
                 await before_enqueue(record)
             # kombu's publish is blocking I/O: keep it off the event loop (C5).
-            await publisher_for(services.celery).enqueue(kind, record.id, to, logs.current("request_id"))
+            await services.publisher.enqueue(kind, record.id, to, logs.current("request_id"))
         except Exception as e:
             log.exception("could not enqueue job %s", record.id)
             # ENQUEUE_FAILED is ours: failing the job gives its quota unit back.

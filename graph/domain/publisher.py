@@ -104,16 +104,3 @@ def _settle(done: asyncio.Future[None], error: BaseException | None) -> None:
         done.set_result(None)
     else:
         done.set_exception(error)
-
-
-_PUBLISHERS: dict[int, Publisher] = {}
-_PUBLISHERS_LOCK = threading.Lock()
-
-
-def publisher_for(app: Celery) -> Publisher:
-    """The publisher of `app` (one per app, and so one per API process)."""
-    with _PUBLISHERS_LOCK:
-        publisher = _PUBLISHERS.get(id(app))
-        if publisher is None or publisher._app is not app:
-            publisher = _PUBLISHERS[id(app)] = Publisher(app)
-        return publisher
