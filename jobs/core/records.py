@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from jobs.core.events import ErrorInfo
+from jobs.core.events import ErrorInfo, as_text
 from jobs.core.hashes import from_hash
 from jobs.core.names import JobKind, JobState
 from jobs.core.quotas import Plan
@@ -33,9 +33,12 @@ class JobRecord:
     redeliveries: int = 0
     runner: str | None = None
     # The owner's plan when the job was created: its queue, now and when its task is sent again
-    # (jobs/core/dispatch.py). Records written before plans were kept read as Free.
+    # (jobs/core/dispatch.py). Records written before plans were kept, or with a plan since retired,
+    # read as Free (`Plan.stored`).
     plan: Plan = Plan.FREE
 
     @classmethod
     def from_hash(cls, raw: Mapping[bytes | str, bytes | str]) -> JobRecord:
-        return from_hash(cls, dict(raw))
+        fields = {as_text(k): v for k, v in raw.items()}
+        plan = fields.get("plan")
+        return from_hash(cls, fields, plan=Plan.stored(as_text(plan) if plan is not None else None))
