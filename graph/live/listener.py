@@ -35,6 +35,7 @@ from jobs.core.events import JobEvent, as_text
 log = logging.getLogger(__name__)
 
 RESYNC = None  # what `Subscriber.next()` returns when the stream must re-read the log
+_ERASED = ERASED_MESSAGE.encode()  # compared with every message: encoded once
 # The longest wait between two reconnect attempts while Redis is away: also how late, at worst,
 # live streams resume once it is back. An attempt is one TCP connect: cheap.
 MAX_RECONNECT_DELAY = 0.5
@@ -344,7 +345,7 @@ class Listener:
         if not subs:
             return
         self.stats.messages += 1
-        if data == ERASED_MESSAGE.encode():
+        if data == _ERASED:
             for sub in list(subs):
                 sub.end(AccountErased("your data was erased (deleteMyData); this stream has ended"))
                 self._forget(sub)

@@ -164,8 +164,7 @@ class JobRun:
             self._emit(change)
             return
         with self._writing:
-            if self._refused is not None:
-                raise self._refused
+            self._stop_if_refused()
             if self._held is None:
                 self._held = change
                 self._held_until = SCHEDULE.after(self._hold_seconds, self._write_held)
@@ -176,8 +175,7 @@ class JobRun:
         """Before a step that costs money (the model's call): raise JobClosed or Superseded if the job
         was cancelled or taken over meanwhile. A held step writes nothing that would have told."""
         with self._writing:
-            if self._refused is not None:
-                raise self._refused
+            self._stop_if_refused()
         state, runner = self._redis.hmget(self._keys.job(self.job_id), ["state", "runner"])
         now = as_text(state) if state is not None else "gone"
         if now != JobState.RUNNING.value:
@@ -233,12 +231,16 @@ class JobRun:
 
     def _emit(self, change: Change) -> JobEvent:
         with self._writing:
-            if self._refused is not None:
-                raise self._refused
+            self._stop_if_refused()
             if self._held is not None:
                 change = _fold(self._held, change)
                 self._let_go()
             return self._write(change)
+
+    def _stop_if_refused(self) -> None:
+        """Under `_writing`: the run's stop that a held step's write met on the deadline thread."""
+        if self._refused is not None:
+            raise self._refused
 
     def _let_go(self) -> None:
         if self._held_until is not None:
