@@ -69,6 +69,8 @@ async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
             settings.event_log_max,
             read_patience=settings.listener_give_up_seconds,
             queued_grace=settings.job_queued_grace_seconds,
+            replicas=settings.replicas_to_wait_for,
+            replica_wait_ms=settings.redis_wait_ms,
         ),
         cv=CvStore(redis, keys),
         listener=listener,
@@ -154,7 +156,7 @@ def create_app() -> Starlette:
                 max_bytes=settings.http_max_body_bytes,
                 stall_seconds=settings.http_body_timeout_seconds,
                 min_rate=settings.http_body_min_rate,
-            )
+            ),
         ],
         lifespan=lifespan,
     )

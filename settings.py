@@ -176,6 +176,18 @@ class Settings(BaseSettings):
     # only the database number and the password (its host and port are not used).
     redis_sentinels: str = Field(default="", pattern=r"^$|^[^,:\s]+:\d+(,[^,:\s]+:\d+)*$")
     redis_sentinel_master: str = "mymaster"
+    # A job's events, and the API's creates and cancels, count as written once this many replicas
+    # acknowledge them (WAIT), so a failover cannot lose an event subscribers already saw
+    # (jobs/core/replication.py). Unset: 1 with REDIS_SENTINELS, else 0 (no wait). A replica
+    # silent for REDIS_WAIT_MS is not waited for again for a few seconds.
+    redis_wait_replicas: int | None = Field(default=None, ge=0)
+    redis_wait_ms: int = Field(default=500, gt=0)
+
+    @property
+    def replicas_to_wait_for(self) -> int:
+        if self.redis_wait_replicas is not None:
+            return self.redis_wait_replicas
+        return 1 if self.redis_sentinels else 0
 
     @property
     def redis_sentinel_addresses(self) -> list[tuple[str, int]]:

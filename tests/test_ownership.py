@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
 import re
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -20,8 +16,9 @@ from tests.support.fake_openai import FakeOpenAI, Stream
 from tests.support.flows import everything
 from tests.support.gql import (
     GraphQLErrors,
-    connection_init,
     create_questionnaire,
+    dashboard,
+    dashboard_event,
     execute,
     improve_cv,
     stream_of,
@@ -103,15 +100,6 @@ async def test_questionnaire_lists_are_per_user(offline_stack):
     assert (await execute(offline_stack.http, page, token=BOB))["questionnaires"]["edges"] == []
 
 
-MY_JOBS = json.dumps(
-    {
-        "id": "dash",
-        "type": "subscribe",
-        "payload": {"query": "subscription { myJobUpdates { jobId seq state } }"},
-    }
-)
-
-
 async def _paused_job(stack: Any, fake_openai: FakeOpenAI, name: str) -> tuple[dict[str, Any], Stream]:
     """A job of mine whose model pauses after two chunks, until `stream.gate` opens."""
     stream = Stream("Line of the rewrite.\n" * 20, chunk=20, pause_after=2)
@@ -120,27 +108,11 @@ async def _paused_job(stack: Any, fake_openai: FakeOpenAI, name: str) -> tuple[d
     return job, stream
 
 
-@asynccontextmanager
-async def _dashboard(ws_url: str) -> AsyncIterator[websockets.ClientConnection]:
-    async with websockets.connect(ws_url, subprotocols=["graphql-transport-ws"]) as ws:
-        await ws.send(connection_init())
-        assert json.loads(await ws.recv())["type"] == "connection_ack"
-        await ws.send(MY_JOBS)
-        yield ws
-
-
-async def _dashboard_event(ws: websockets.ClientConnection) -> dict[str, Any]:
-    message = json.loads(await asyncio.wait_for(ws.recv(), 30))
-    assert message["type"] == "next", message
-    event: dict[str, Any] = message["payload"]["data"]["myJobUpdates"]
-    return event
-
-
 async def _until_finished(
     ws: websockets.ClientConnection, seen: list[dict[str, Any]]
 ) -> list[dict[str, Any]]:
     while seen[-1]["state"] not in {"SUCCEEDED", "FAILED"}:
-        seen.append(await _dashboard_event(ws))
+        seen.append(await dashboard_event(ws))
     return seen
 
 
@@ -151,9 +123,9 @@ def _one_job_in_order(seen: list[dict[str, Any]], job_id: str) -> None:
 
 async def test_my_job_updates_streams_only_my_jobs(ai_stack, fake_openai: FakeOpenAI):
     mine, stream = await _paused_job(ai_stack, fake_openai, "dashboard")
-    async with _dashboard(ai_stack.ws) as ws:
+    async with dashboard(ai_stack.ws) as ws:
         # First comes the current state of my unfinished job: from then on the dashboard is live.
-        seen = [await _dashboard_event(ws)]
+        seen = [await dashboard_event(ws)]
         assert seen[0]["jobId"] == mine["id"]
         theirs = await execute(
             ai_stack.http,
@@ -170,8 +142,8 @@ async def test_my_job_updates_catches_up_after_the_listener_reconnects(
     ai_stack, fake_openai: FakeOpenAI, redis
 ):
     mine, stream = await _paused_job(ai_stack, fake_openai, "dashboard-kill")
-    async with _dashboard(ai_stack.ws) as ws:
-        seen = [await _dashboard_event(ws)]
+    async with dashboard(ai_stack.ws) as ws:
+        seen = [await dashboard_event(ws)]
         assert await redis.client_kill_filter(_type="pubsub", skipme=True) >= 1
         stream.gate.set()  # the rest is published while the listener reconnects
         _one_job_in_order(await _until_finished(ws, seen), mine["id"])

@@ -1,10 +1,8 @@
 """C11 (issue 11, point 5): the Redis primary dies and Sentinel promotes its replica.
 
-A primary, a replica and three sentinels of the module's own (tests/support/sentinel.py); one
-prefork worker and one API process configured with REDIS_SENTINELS alone: their REDIS_URL names
-a port where nothing listens, so every client (the API's pool and listener, the workers' runs,
-leases and sweeper, Celery's broker and result backend) can only reach Redis through the
-sentinels. Jobs are mid-stream with live subscribers when the primary gets SIGKILL.
+A primary, a replica and three sentinels of the module's own, and a stack that reaches Redis
+through the sentinels alone (tests/support/sentinel.py). Jobs are mid-stream with live
+subscribers when the primary gets SIGKILL.
 """
 
 from __future__ import annotations
@@ -18,11 +16,10 @@ from typing import Any
 
 import pytest
 
-from devstack.redis_server import free_port
-from tests.conftest import Stack, ai_env, start_stack
+from tests.conftest import Stack, ai_env
 from tests.support.fake_openai import FakeOpenAI
 from tests.support.gql import assert_contiguous, final_output, stream_of, subscribe
-from tests.support.sentinel import DOWN_AFTER_MS, MASTER, SentinelTopology, sentinel_topology
+from tests.support.sentinel import DOWN_AFTER_MS, SentinelTopology, sentinel_stack, sentinel_topology
 from tests.test_redis_restart import TERMINAL, TEXT, started_jobs, until_output
 
 # The jobs are the Redis restart test's: each paused mid-output until its gate opens.
@@ -37,19 +34,8 @@ def topology(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SentinelTopol
 
 
 @pytest.fixture(scope="module")
-async def stack(
-    topology: SentinelTopology, workdir: Path, fake_openai: FakeOpenAI
-) -> AsyncIterator[Stack]:
-    nowhere = f"redis://127.0.0.1:{free_port()}/0"
-    stack = await start_stack(
-        "t-sentinel",
-        nowhere,
-        workdir,
-        pool="prefork",
-        REDIS_SENTINELS=topology.sentinel_list,
-        REDIS_SENTINEL_MASTER=MASTER,
-        **ai_env(fake_openai),
-    )
+async def stack(topology: SentinelTopology, workdir: Path, fake_openai: FakeOpenAI) -> AsyncIterator[Stack]:
+    stack = await sentinel_stack("t-sentinel", topology, workdir, **ai_env(fake_openai))
     yield stack
     await stack.stop()
 

@@ -33,6 +33,7 @@ from jobs.core.events import (
 from jobs.core.names import ACTIVE_STATES, EventType, JobKind, JobState, Keys, Stage
 from jobs.core.quotas import Charge, Plan
 from jobs.core.records import JobRecord
+from jobs.core.replication import ReplicaAcks
 
 T = TypeVar("T")
 
@@ -66,10 +67,15 @@ class JobStore:
         log_max: int,
         read_patience: float = 0.0,
         queued_grace: float | None = None,
+        replicas: int = 0,
+        replica_wait_ms: int = 500,
     ) -> None:
         """`read_patience`: how long `replay` keeps trying while Redis is away (a restart), so a
         stream re-reading its log rides out an outage its listener rides out too. `queued_grace`:
-        how long a new job may stay QUEUED before the workers' sweeper sends its task again."""
+        how long a new job may stay QUEUED before the workers' sweeper sends its task again.
+        `replicas`: how many replicas must have a create or a cancel before it is answered
+        (jobs/core/replication.py), waited for up to `replica_wait_ms`."""
+        self._acks = ReplicaAcks(replicas, replica_wait_ms)
         self._queued_grace_ms = None if queued_grace is None else int(queued_grace * 1000)
         self._redis = redis
         self._keys = keys
@@ -196,7 +202,16 @@ class JobStore:
 
     async def emit(self, job_id: str, change: Change) -> JobEvent:
         keys, args = prepare_emit(self._keys, job_id, change, self._log_max)
-        return parse_emit_result(job_id, await self._emit_script(keys=keys, args=args))
+        if not self._acks.wanted():
+            return parse_emit_result(job_id, await self._emit_script(keys=keys, args=args))
+        # WAIT counts the replicas that have its own connection's writes: one connection for both.
+        # A failover meanwhile raises (the caller gets an error and may try again) instead of
+        # answering with a job the promoted replica may not have.
+        async with self._redis.client() as connection:
+            reply = await self._emit_script(keys=keys, args=args, client=connection)
+            event = parse_emit_result(job_id, reply)
+            self._acks.acknowledged(await connection.wait(self._acks.replicas, self._acks.timeout_ms))
+        return event
 
 
 def _replay_of(reply: list[Any]) -> Replay:

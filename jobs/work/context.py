@@ -16,6 +16,7 @@ from redis.retry import Retry
 from redis.sentinel import Sentinel
 
 from jobs.core.names import Keys
+from jobs.core.replication import ReplicaAcks
 from jobs.engines import Engine, select_engine
 from jobs.work.run import JobRun
 from settings import Settings, get_settings
@@ -34,6 +35,8 @@ class WorkerContext:
     redis: Redis
     # Never retries on its own: the emit script, whose retry JobRun decides (see jobs/work/run.py).
     once: Redis
+    # Shared by the process's runs: a replica found silent by one is not waited for by the others.
+    acks: ReplicaAcks
 
     @property
     def keys(self) -> Keys:
@@ -53,6 +56,7 @@ class WorkerContext:
             lease_seconds=self.settings.job_lease_seconds,
             retry_seconds=self.settings.redis_retry_seconds,
             hold_seconds=self.settings.stream_flush_ms / 1000,
+            acks=self.acks,
         )
 
 
@@ -99,4 +103,5 @@ def worker_context() -> WorkerContext:
 def _made_once() -> WorkerContext:
     settings = get_settings()
     once = worker_redis(settings, retry=Retry(ExponentialBackoff(), 0))
-    return WorkerContext(settings, retrying_redis(settings), once)
+    acks = ReplicaAcks(settings.replicas_to_wait_for, settings.redis_wait_ms)
+    return WorkerContext(settings, retrying_redis(settings), once, acks)

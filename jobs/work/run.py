@@ -60,6 +60,7 @@ from jobs.core.events import (
 from jobs.core.names import ACTIVE_STATES, FIRST_STAGE, EventType, JobState, Keys, Stage
 from jobs.core.outcome import Outcome
 from jobs.core.records import JobRecord
+from jobs.core.replication import ReplicaAcks
 from jobs.work.deadlines import SCHEDULE, Deadline
 from jobs.work.lease import Lease, LeaseHeld
 from jobs.work.metrics import worker_metrics
@@ -83,15 +84,19 @@ class JobRun:
         lease_seconds: float = 10.0,
         retry_seconds: float = 0.0,
         hold_seconds: float = 0.0,
+        acks: ReplicaAcks | None = None,
     ) -> None:
         """`redis` serves reads and may retry on its own; `once` (default: `redis`) sends the
         emit script and must not, since a blind retry of a write that was applied would apply it
         twice. For `retry_seconds` after a lost connection, a write is checked and re-sent. A
-        passing step waits up to `hold_seconds` to be folded (0: written at once)."""
+        passing step waits up to `hold_seconds` to be folded (0: written at once). With `acks`,
+        a write is made once replicas have it (jobs/core/replication.py)."""
         self._redis = redis
         self._keys = keys
         self._log_max = log_max
-        self._script = (once or redis).register_script(EMIT_LUA)
+        self._once = once or redis
+        self._script = self._once.register_script(EMIT_LUA)
+        self._acks = acks
         self._read = redis.register_script(READ_LUA)
         self._retry_seconds = retry_seconds
         self._last_seq = 0
@@ -270,7 +275,7 @@ class JobRun:
         deadline = time.monotonic() + self._retry_seconds
         while True:
             try:
-                event = parse_emit_result(self.job_id, self._script(keys=keys, args=args))
+                event = self._send(keys, args)
                 break
             except LOST_CONNECTION as e:
                 if time.monotonic() >= deadline:
@@ -281,6 +286,17 @@ class JobRun:
                     event = applied
                     break
         self._last_seq = event.seq
+        return event
+
+    def _send(self, keys: list[str], args: list[str | bytes | int | float]) -> JobEvent:
+        """The emit script, then, with replicas to wait for, WAIT on the same connection (it counts
+        the replicas that have that connection's writes). A primary that dies before a replica
+        has the write breaks the connection: the write is then unknown, as any lost one."""
+        if self._acks is None or not self._acks.wanted():
+            return parse_emit_result(self.job_id, self._script(keys=keys, args=args))
+        with self._once.client() as connection:  # type: ignore[no-untyped-call]
+            event = parse_emit_result(self.job_id, self._script(keys=keys, args=args, client=connection))
+            self._acks.acknowledged(connection.wait(self._acks.replicas, self._acks.timeout_ms))
         return event
 
     def _applied(self, change: Change) -> JobEvent | None:

@@ -308,3 +308,29 @@ async def until_no_subscriptions(base_url: str, probes: int = 400) -> None:
             return
         await asyncio.sleep(0.05)
     raise AssertionError(f"{left} subscriptions stayed behind")
+
+
+# The owner's dashboard: every event of any of the caller's jobs.
+MY_JOBS = json.dumps(
+    {
+        "id": "dash",
+        "type": "subscribe",
+        "payload": {"query": "subscription { myJobUpdates { jobId seq state } }"},
+    }
+)
+
+
+@asynccontextmanager
+async def dashboard(ws_url: str) -> AsyncIterator[websockets.ClientConnection]:
+    async with websockets.connect(ws_url, subprotocols=["graphql-transport-ws"]) as ws:
+        await ws.send(connection_init())
+        assert json.loads(await ws.recv())["type"] == "connection_ack"
+        await ws.send(MY_JOBS)
+        yield ws
+
+
+async def dashboard_event(ws: websockets.ClientConnection) -> dict[str, Any]:
+    message = json.loads(await asyncio.wait_for(ws.recv(), 30))
+    assert message["type"] == "next", message
+    event: dict[str, Any] = message["payload"]["data"]["myJobUpdates"]
+    return event

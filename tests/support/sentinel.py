@@ -4,6 +4,7 @@ replica with AOF as in production. Never the session's `redis_server`: the test 
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -14,6 +15,7 @@ from pathlib import Path
 import redis
 
 from devstack.redis_server import RedisServer, free_port, redis_server_binary, start_redis
+from tests.conftest import Stack, start_stack
 
 MASTER = "cvi-primary"
 # How long a silent primary takes to be judged down; short, so that a test's failover is quick.
@@ -50,6 +52,28 @@ class SentinelTopology:
         """SIGKILL: no AOF flush, no goodbye to the replica or the clients."""
         self.primary.process.kill()
         self.primary.process.wait()
+
+    def cut_off_replica(self) -> None:
+        """The replica stops (SIGSTOP) and the primary drops its link: from now on the primary's
+        writes are acknowledged to their clients and reach no replica, as when a replica lags or
+        its link is down at the moment the primary dies. Briefly: a replica silent past the
+        sentinels' down-after is no longer a candidate for promotion."""
+        self.replica.process.send_signal(signal.SIGSTOP)
+        with redis.Redis(port=self.primary.port) as client:
+            client.client_kill_filter(_type="replica")
+
+    def resume_replica(self) -> None:
+        self.replica.process.send_signal(signal.SIGCONT)
+
+    def await_promotion(self) -> None:
+        """Until the sentinels name the replica as the primary and it acts as one."""
+
+        def promoted() -> bool:
+            with redis.Redis(port=self.replica.port, decode_responses=True) as client:
+                role = client.info("replication")["role"]
+            return self.primary_port() == self.replica.port and role == "master"
+
+        _probe_until("promotion", promoted)
 
     def primary_port(self) -> int:
         """Where the sentinels say the primary is now."""
@@ -126,3 +150,13 @@ def sentinel_topology(data_dir: Path) -> Iterator[SentinelTopology]:
         yield topology
     finally:
         topology.stop()
+
+
+async def sentinel_stack(prefix: str, topology: SentinelTopology, cwd: Path, **env: str) -> Stack:
+    """One prefork worker and one API process configured with REDIS_SENTINELS alone: their
+    REDIS_URL names a port where nothing listens, so every client (the API's pool and listener,
+    the workers' runs, leases and sweeper, Celery's broker and result backend) can only reach
+    Redis through the sentinels."""
+    nowhere = f"redis://127.0.0.1:{free_port()}/0"
+    sentinels = {"REDIS_SENTINELS": topology.sentinel_list, "REDIS_SENTINEL_MASTER": MASTER}
+    return await start_stack(prefix, nowhere, cwd, pool="prefork", **sentinels, **env)

@@ -1,0 +1,96 @@
+"""When a write counts as made: once a replica has it, not only the primary.
+
+Redis replicates asynchronously: the primary answers a write before any replica has it, and
+subscribers get the write's PUBLISH at the same moment. If the primary dies before the replica
+reads it, Sentinel promotes a replica that never saw it, and the log's next event takes its seq.
+A subscriber that already received the lost event then drops the new one as a repeat (same
+seq), and the job's output has a hole (what `tests/test_sentinel.py` once met in CI).
+
+So after a write the writer asks the primary to WAIT until `replicas` replicas acknowledge it.
+If the primary dies meanwhile, the writer's connection breaks and the write counts as unknown:
+the run looks it up on the promoted replica and sends it again only if it is not there
+(jobs/work/run.py), so a subscriber who saw it live gets the same event again at the same seq.
+
+A replica that does not acknowledge within `timeout_ms` (stopped, cut off, far behind) must not
+stall every write: the writer goes on without it and stops waiting for `pause_seconds`, then
+tries again. Writes made in that time have only the primary, as without a replica (counted in
+the `cvi_unreplicated_writes` metric; Redis's `min-replicas-to-write` is the stricter choice).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from prometheus_client import Counter
+
+log = logging.getLogger(__name__)
+
+# After a WAIT came back short: how long writes go on without waiting before it is tried again.
+PAUSE_SECONDS = 5.0
+
+
+class ReplicaAcks:
+    def __init__(
+        self,
+        replicas: int,
+        timeout_ms: int,
+        *,
+        pause_seconds: float = PAUSE_SECONDS,
+        on_short: Callable[[], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """`on_short` runs for every write that went on with fewer acknowledgements than asked."""
+        self.replicas = replicas
+        self.timeout_ms = timeout_ms
+        self._pause_seconds = pause_seconds
+        self._on_short = on_short or _count_unreplicated
+        self._clock = clock
+        self._paused_until = float("-inf")
+        self._lock = threading.Lock()  # the threads pool's runs share one
+
+    def wanted(self) -> bool:
+        """Whether the write just made should WAIT for its replicas."""
+        if self.replicas <= 0:
+            return False
+        if self._clock() < self._paused_until:
+            self._on_short()
+            return False
+        return True
+
+    def acknowledged(self, count: int) -> None:
+        """What WAIT answered for a write."""
+        if count >= self.replicas:
+            return
+        self._on_short()
+        with self._lock:
+            if self._clock() < self._paused_until:
+                return  # another run already said so
+            self._paused_until = self._clock() + self._pause_seconds
+        log.warning(
+            "%d of %d replicas acknowledged a write within %d ms; writes go on without waiting for %.0f s",
+            count,
+            self.replicas,
+            self.timeout_ms,
+            self._pause_seconds,
+        )
+
+
+_COUNTING = threading.Lock()
+_counter: list[Counter] = []
+
+
+def _count_unreplicated() -> None:
+    # Made on first use, not at import: a worker switches prometheus-client to its multiprocess
+    # mode first (jobs/work/metrics.py); and once per process, whoever's runs come back short.
+    with _COUNTING:
+        if not _counter:
+            _counter.append(
+                Counter(
+                    "cvi_unreplicated_writes",
+                    "Job writes that went on with fewer replicas' acknowledgements than REDIS_WAIT_REPLICAS.",
+                )
+            )
+    _counter[0].inc()
