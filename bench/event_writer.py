@@ -9,6 +9,7 @@ import redis
 
 from jobs.core.events import EMIT_LUA, Change, parse_emit_result, prepare_emit
 from jobs.core.names import EventType, JobState, Keys, Stage
+from jobs.core.replication import run_and_wait
 from settings import Settings
 
 
@@ -24,6 +25,14 @@ class EventWriter:
     def emit(self, job_id: str, change: Change) -> None:
         k, a = prepare_emit(self.keys, job_id, change, self.log_max)
         parse_emit_result(job_id, self.script(keys=k, args=a))
+
+    def emit_replicated(self, job_id: str, change: Change, replicas: int, timeout_ms: int) -> int:
+        """As a worker writes with REDIS_WAIT_REPLICAS (jobs/work/run.py): the script and WAIT.
+        How many replicas acknowledged it."""
+        k, a = prepare_emit(self.keys, job_id, change, self.log_max)
+        reply, acknowledged = run_and_wait(self.client, self.script, k, a, replicas, timeout_ms)
+        parse_emit_result(job_id, reply)
+        return acknowledged
 
     def create_running(self) -> str:
         """A job of `owner`, created and started by this writer's run."""

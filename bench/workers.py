@@ -326,7 +326,8 @@ def timed(call: Callable[[], object], times: int) -> tuple[list[float], float]:
     return samples, (time.process_time() - cpu_before) / times * 1e6
 
 
-def emit_run(url: str, writes: int, delta_chars: int) -> dict[str, float]:
+def emit_run(url: str, writes: int, delta_chars: int, replicated: bool = False) -> dict[str, float]:
+    """`replicated`: each write also waits for one replica's acknowledgement (WAIT 1)."""
     writer = EventWriter(url, PREFIX, f"bench-emit-{uuid.uuid4().hex[:6]}")
     client, keys = writer.client, writer.keys
     # Jobs of 10 outputs each, as running jobs are: the log stays short, as it does in production.
@@ -335,7 +336,17 @@ def emit_run(url: str, writes: int, delta_chars: int) -> dict[str, float]:
     outputs = iter((job_id, writer.output_change(50, delta)) for job_id in jobs for _ in range(10))
     channel = keys.job_channel("nobody-listens")
     client.config_resetstat()
-    emit_us, emit_cpu = timed(lambda: writer.emit(*next(outputs)), len(jobs) * 10)
+    if replicated:
+
+        def write() -> None:
+            assert writer.emit_replicated(*next(outputs), replicas=1, timeout_ms=1000) == 1
+
+    else:
+
+        def write() -> None:
+            writer.emit(*next(outputs))
+
+    emit_us, emit_cpu = timed(write, len(jobs) * 10)
     ping_us, _ = timed(client.ping, writes)
     publish_us, _ = timed(lambda: client.publish(channel, delta), writes)
     server_emit, calls = usec_per_call(client, "evalsha")
@@ -353,14 +364,23 @@ def emit_run(url: str, writes: int, delta_chars: int) -> dict[str, float]:
     }
 
 
-def emit_cost(url: str, args: argparse.Namespace) -> None:
-    runs = [emit_run(url, args.writes, args.delta_chars) for _ in range(args.repeat)]
+def emit_cost(server: RedisServer, data: Path, args: argparse.Namespace) -> None:
+    runs = [emit_run(server.url, args.writes, args.delta_chars) for _ in range(args.repeat)]
+    replica = start_redis(data / "replica")
+    try:
+        with redis.Redis.from_url(replica.url) as client:
+            client.replicaof("127.0.0.1", server.port)
+            while client.info("replication")["master_link_status"] != "up":
+                time.sleep(0.05)  # a full sync: nothing to await but its end
+        replicated = [emit_run(server.url, args.writes, args.delta_chars, True) for _ in range(args.repeat)]
+    finally:
+        replica.stop()
     what = f"OUTPUT of {args.delta_chars} chars, {args.writes} writes a run"
     print(f"\n== 2. one event write: the emit script, {what}")
     print(f"   (min / median / max of {args.repeat} runs; one synchronous redis-py client, no subscriber)")
 
-    def row(label: str, key: str) -> None:
-        print(f"   {label:<40}{spread([r[key] for r in runs])} µs")
+    def row(label: str, key: str, of: list[dict[str, float]] = runs) -> None:
+        print(f"   {label:<40}{spread([r[key] for r in of])} µs")
 
     row("emit round trip p50", "emit_p50")
     row("emit round trip p99", "emit_p99")
@@ -369,6 +389,10 @@ def emit_cost(url: str, args: argparse.Namespace) -> None:
     row("PING round trip p50 (for scale)", "ping_p50")
     row("PUBLISH round trip p50, no subscriber", "publish_p50")
     row("PUBLISH usec_per_call, no subscriber", "publish_server")
+    print("   with a replica on loopback, each write then WAITs for it (REDIS_WAIT_REPLICAS=1):")
+    row("emit + WAIT 1 round trip p50", "emit_p50", replicated)
+    row("emit + WAIT 1 round trip p99", "emit_p99", replicated)
+    row("emit + WAIT 1: client CPU per write", "emit_client_cpu", replicated)
 
 
 # --- 4. PUBLISH fan-out -------------------------------------------------------------------------------
@@ -452,7 +476,7 @@ async def run(args: argparse.Namespace) -> None:
             finally:
                 await api.proc.stop()
         if "emit" in args.only:
-            emit_cost(server.url, args)
+            emit_cost(server, data, args)
         if "fanout" in args.only:
             fanout(server, args, args.message_bytes)
     finally:

@@ -60,7 +60,7 @@ from jobs.core.events import (
 from jobs.core.names import ACTIVE_STATES, FIRST_STAGE, EventType, JobState, Keys, Stage
 from jobs.core.outcome import Outcome
 from jobs.core.records import JobRecord
-from jobs.core.replication import ReplicaAcks
+from jobs.core.replication import ReplicaAcks, run_and_wait
 from jobs.work.deadlines import SCHEDULE, Deadline
 from jobs.work.lease import Lease, LeaseHeld
 from jobs.work.metrics import worker_metrics
@@ -289,14 +289,16 @@ class JobRun:
         return event
 
     def _send(self, keys: list[str], args: list[str | bytes | int | float]) -> JobEvent:
-        """The emit script, then, with replicas to wait for, WAIT on the same connection (it counts
-        the replicas that have that connection's writes). A primary that dies before a replica
-        has the write breaks the connection: the write is then unknown, as any lost one."""
+        """The emit script, and WAIT for the replicas if there are any to wait for. A primary that
+        dies before a replica has the write breaks the connection: the write is then unknown, as
+        any lost one."""
         if self._acks is None or not self._acks.wanted():
             return parse_emit_result(self.job_id, self._script(keys=keys, args=args))
-        with self._once.client() as connection:  # type: ignore[no-untyped-call]
-            event = parse_emit_result(self.job_id, self._script(keys=keys, args=args, client=connection))
-            self._acks.acknowledged(connection.wait(self._acks.replicas, self._acks.timeout_ms))
+        reply, acknowledged = run_and_wait(
+            self._once, self._script, keys, args, self._acks.replicas, self._acks.timeout_ms
+        )
+        event = parse_emit_result(self.job_id, reply)
+        self._acks.acknowledged(acknowledged)
         return event
 
     def _applied(self, change: Change) -> JobEvent | None:
