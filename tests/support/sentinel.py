@@ -66,14 +66,18 @@ class SentinelTopology:
         self.replica.process.send_signal(signal.SIGCONT)
 
     def await_promotion(self) -> None:
-        """Until the sentinels name the replica as the primary and it acts as one."""
+        """Until every sentinel names the replica as a primary in good health: what a client's
+        lookup (redis-py's `discover_master`, SENTINEL MASTERS) accepts. GET-MASTER-ADDR-BY-NAME
+        names it some tens of milliseconds earlier, while the failover still runs."""
 
-        def promoted() -> bool:
-            with redis.Redis(port=self.replica.port, decode_responses=True) as client:
-                role = client.info("replication")["role"]
-            return self.primary_port() == self.replica.port and role == "master"
+        def promoted(sentinel: Sentinel) -> bool:
+            with sentinel.client() as client:
+                state = client.sentinel_master(MASTER)
+            healthy = state["is_master"] and not (state["is_sdown"] or state["is_odown"])
+            return bool(healthy and int(state["port"]) == self.replica.port)
 
-        _probe_until("promotion", promoted)
+        for sentinel in self.sentinels:
+            _probe_until("promotion", lambda: promoted(sentinel))  # noqa: B023
 
     def primary_port(self) -> int:
         """Where the sentinels say the primary is now."""
