@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 
-from devstack.redis_server import free_port
-from tests.conftest import Stack, ai_env
+from devstack.redis_server import RedisServer, free_port
+from tests.conftest import Stack, ai_env, start_stack
 from tests.samples import CV
 from tests.support.fake_openai import FakeOpenAI, Stream
 from tests.support.gql import (
@@ -120,3 +121,33 @@ async def test_a_job_created_on_the_primary_alone_is_not_answered_as_created(
     assert missing.value.codes == ["NOT_FOUND"]
     again = await improve_cv(stack.http, CV)
     assert (await stream_of(stack.ws, again["id"], after_seq=0))[-1]["state"] == "SUCCEEDED"
+
+
+async def test_a_redis_that_refuses_wait_slows_and_stops_nothing(
+    redis_server: RedisServer, workdir: Path
+) -> None:
+    """An ACL user without WAIT (as some hosted Redis services have none): every write's WAIT is
+    refused after the write was made (at once: REDIS_WAIT_MS here is a minute a write). Jobs run
+    as without replicas, and the metric says so."""
+    with redis.Redis.from_url(redis_server.url) as admin:
+        admin.acl_setuser(
+            "no-wait",
+            enabled=True,
+            passwords=["+pw"],
+            keys=["*"],
+            channels=["*"],
+            commands=["+@all", "-wait"],
+        )
+    url = f"redis://no-wait:pw@127.0.0.1:{redis_server.port}/0"
+    env = {"REDIS_WAIT_REPLICAS": "1", "REDIS_WAIT_MS": "60000", "WORKER_METRICS_PORT": str(free_port())}
+    stack = await start_stack("t-no-wait", url, workdir, **env)
+    try:
+        job = await improve_cv(stack.http, CV)  # its create's WAIT is refused
+        events = await stream_of(stack.ws, job["id"], after_seq=0)
+        assert events[-1]["state"] == "SUCCEEDED" and final_output(events)
+        api = await scrape(f"{stack.api.base_url}/metrics")
+        worker = await scrape(f"http://127.0.0.1:{env['WORKER_METRICS_PORT']}/metrics")
+        assert total(api, "cvi_unreplicated_writes_total") >= 1
+        assert total(worker, "cvi_unreplicated_writes_total") >= 1
+    finally:
+        await stack.stop()

@@ -33,7 +33,7 @@ from jobs.core.events import (
 from jobs.core.names import ACTIVE_STATES, EventType, JobKind, JobState, Keys, Stage
 from jobs.core.quotas import Charge, Plan
 from jobs.core.records import JobRecord
-from jobs.core.replication import ReplicaAcks
+from jobs.core.replication import ReplicaAcks, run_and_wait_async
 
 T = TypeVar("T")
 
@@ -204,13 +204,13 @@ class JobStore:
         keys, args = prepare_emit(self._keys, job_id, change, self._log_max)
         if not self._acks.wanted():
             return parse_emit_result(job_id, await self._emit_script(keys=keys, args=args))
-        # WAIT counts the replicas that have its own connection's writes: one connection for both.
         # A failover meanwhile raises (the caller gets an error and may try again) instead of
         # answering with a job the promoted replica may not have.
-        async with self._redis.client() as connection:
-            reply = await self._emit_script(keys=keys, args=args, client=connection)
-            event = parse_emit_result(job_id, reply)
-            self._acks.acknowledged(await connection.wait(self._acks.replicas, self._acks.timeout_ms))
+        reply, acknowledged = await run_and_wait_async(
+            self._redis, self._emit_script, keys, args, self._acks.replicas, self._acks.timeout_ms
+        )
+        event = parse_emit_result(job_id, reply)
+        self._acks.acknowledged(acknowledged)
         return event
 
 

@@ -27,7 +27,8 @@ from typing import Any
 
 from prometheus_client import Counter
 from redis import Redis
-from redis.commands.core import Script
+from redis.asyncio import Redis as AsyncRedis
+from redis.commands.core import AsyncScript, Script
 from redis.exceptions import NoScriptError
 
 log = logging.getLogger(__name__)
@@ -88,19 +89,43 @@ def run_and_wait(
     """`script`'s reply, and how many replicas acknowledged its writes (WAIT). In one round trip,
     on one connection: WAIT counts the replicas that have its own connection's writes. (A cheaper
     round than a client of its own per write: that alone cost a worker about 100 us.)"""
-    while True:
+    for _ in range(2):
+        pipe = client.pipeline(transaction=False)
+        pipe.evalsha(script.sha, len(keys), *keys, *args).wait(replicas, timeout_ms)
+        if (answered := _answered(pipe.execute(raise_on_error=False))) is not None:
+            return answered
+        script.sha = client.script_load(script.script)
+    raise NoScriptError(f"script {script.sha} missing after it was loaded")
+
+
+async def run_and_wait_async(
+    client: AsyncRedis, script: AsyncScript, keys: list[str], args: list[Any], replicas: int, timeout_ms: int
+) -> tuple[Any, int]:
+    """`run_and_wait` for asyncio clients."""
+    for _ in range(2):
         pipe = client.pipeline(transaction=False)
         pipe.evalsha(script.sha, len(keys), *keys, *args)
         pipe.wait(replicas, timeout_ms)
-        reply, acknowledged = pipe.execute(raise_on_error=False)
-        if isinstance(reply, NoScriptError):
-            # Its server never ran it (a promoted replica: scripts are not replicated): sent whole.
-            script.sha = client.script_load(script.script)
-            continue
-        for answer in (reply, acknowledged):
-            if isinstance(answer, Exception):
-                raise answer
-        return reply, int(acknowledged)
+        if (answered := _answered(await pipe.execute(raise_on_error=False))) is not None:
+            return answered
+        script.sha = await client.script_load(script.script)
+    raise NoScriptError(f"script {script.sha} missing after it was loaded")
+
+
+def _answered(replies: list[Any]) -> tuple[Any, int] | None:
+    """The script's reply and WAIT's count; None when the server lacks the script (a promoted
+    replica: scripts are not replicated), which is then loaded and the pair sent again."""
+    reply, acknowledged = replies
+    if isinstance(reply, NoScriptError):
+        return None
+    if isinstance(reply, Exception):
+        raise reply
+    if isinstance(acknowledged, Exception):
+        # The write was made; WAIT was refused (an ACL without @connection, a service without
+        # WAIT, a primary demoted meanwhile): as if no replica had answered.
+        log.warning("WAIT refused (%s): the write counts as acknowledged by no replica", acknowledged)
+        return reply, 0
+    return reply, int(acknowledged)
 
 
 _COUNTING = threading.Lock()
