@@ -154,7 +154,7 @@ async def test_both_spellings_of_the_websocket_token_are_accepted(strict_api):
 
 async def test_a_socket_closes_when_its_token_expires(strict_api):
     async with websockets.connect(strict_api.ws_url, subprotocols=["graphql-transport-ws"]) as ws:
-        await ws.send(connection_init(_strict(ttl=2)))
+        await ws.send(connection_init(_strict(ttl=5)))
         assert json.loads(await ws.recv())["type"] == "connection_ack"
         started = time.monotonic()
         with pytest.raises(websockets.exceptions.ConnectionClosed) as closed:

@@ -9,6 +9,7 @@ import json
 
 import websockets
 
+from jobs.core.names import Keys
 from tests.samples import CV
 from tests.support.auth import Caller, token
 from tests.support.fake_openai import Stream
@@ -74,7 +75,7 @@ async def test_erasing_closes_the_users_sockets_and_fences_their_running_job(
     async with contextlib.AsyncExitStack() as cleanup:
         # The shared stack keeps one API: others count its listener connections.
         cleanup.push_async_callback(_remove, ai_stack, replica)
-        await _erase_with_sockets_open(ai_stack, replica, job, stream, own_caller, other)
+        await _erase_with_sockets_open(ai_stack, replica, stream, own_caller, other, redis)
     stream.gate.set()  # the worker goes on with a job whose data is gone
     await fake_openai.wait_abandoned("erase-running")  # it noticed, and stopped reading
     left = [k.decode() async for k in redis.scan_iter(f"{p}:*") if job["id"] in k.decode()]
@@ -88,7 +89,7 @@ async def _remove(stack, api) -> None:
     await api.proc.stop()
 
 
-async def _erase_with_sockets_open(ai_stack, replica, job, stream, own_caller: str, other: str) -> None:
+async def _erase_with_sockets_open(ai_stack, replica, stream, own_caller: str, other: str, redis) -> None:
     async with (
         websockets.connect(ai_stack.ws, subprotocols=["graphql-transport-ws"]) as mine,
         websockets.connect(replica.ws_url, subprotocols=["graphql-transport-ws"]) as mine_elsewhere,
@@ -98,6 +99,9 @@ async def _erase_with_sockets_open(ai_stack, replica, job, stream, own_caller: s
             await ws.send(connection_init(token(user)))
             assert json.loads(await ws.recv())["type"] == "connection_ack"
         await stream.started.wait()  # the worker is reading the model's answer, paused
+        # A socket's watch of its user's erasure is subscribed in the background after the ack:
+        # both API processes must have it before the erasure is published.
+        await _until_subscribed(redis, Keys(ai_stack.prefix).user_erased_channel(own_caller), 2)
 
         assert (await execute(ai_stack.http, "mutation { deleteMyData }"))["deleteMyData"] == 1
 
@@ -105,6 +109,15 @@ async def _erase_with_sockets_open(ai_stack, replica, job, stream, own_caller: s
             assert await _close_of(ws) == (4403, "your data was erased (deleteMyData)")
         await theirs.send(json.dumps({"type": "ping"}))
         assert json.loads(await theirs.recv()) == {"type": "pong"}
+
+
+async def _until_subscribed(redis, channel: str, connections: int) -> None:
+    for _ in range(500):
+        [(_, subscribed)] = await redis.pubsub_numsub(channel)
+        if subscribed >= connections:
+            return
+        await asyncio.sleep(0.01)  # nothing to await from outside: a SUBSCRIBE's effect is probed
+    raise AssertionError(f"{channel} has {subscribed} subscribers, not {connections}")
 
 
 async def _close_of(ws) -> tuple[int, str]:

@@ -34,6 +34,7 @@ from tests.support.gql import (
     metric,
     raw_operation,
     stream_of,
+    subscribe,
 )
 from tests.support.node import run_node
 from tests.support.processes import LOGS, Api
@@ -605,15 +606,18 @@ class StuckReader:
 
 
 async def test_a_stream_that_falls_too_far_behind_ends_with_a_clear_error(ai_stack, fake_openai: FakeOpenAI):
-    # Big events and a short inbox, so that the stuck reader's buffers fill quickly.
-    api = await ai_stack.add_api("hsub-small-queues", SUBSCRIBER_QUEUE_SIZE="32", STREAM_FLUSH_CHARS="4000")
+    # Big events and a short inbox, so that the stuck reader's buffers fill quickly (1 MB of its
+    # 8), and yet one the reader that keeps up never fills when its API stalls a moment.
+    api = await ai_stack.add_api("hsub-small-queues", SUBSCRIBER_QUEUE_SIZE="256", STREAM_FLUSH_CHARS="4000")
     stream = Stream("x" * 8_000_000, chunk=4000, pause_after=1, interval=0.001)
     job = await improve_cv(ai_stack.http, f"{CV}\n{fake_openai.script('hsub-never-reads', stream)}")
     stuck = StuckReader(api.port, Caller.bearer)
     try:
         await stuck.subscribe({"j": job["id"], "a": 0})
-        stream.gate.set()
-        events = await stream_of(api.ws_url, job["id"], after_seq=0)  # a reader that keeps up
+        async with subscribe(api.ws_url, job["id"], after_seq=0) as reader:  # one that keeps up
+            first = await reader.take(2)  # subscribed before the flood, as a live reader is
+            stream.gate.set()
+            events = first + await reader.until_complete()
         assert_contiguous(events, first=1)
         assert len(final_output(events)) == 8_000_000
         # The listener dropped the stuck stream alone, and holds nothing for it any more.

@@ -25,8 +25,11 @@ from tests.support.processes import start_api, start_worker
 
 CHECKOUT = Path(__file__).resolve().parent.parent
 NOT_SHIPPED = shutil.ignore_patterns(
-    ".git", ".venv", ".data", "build", "*.egg-info", "__pycache__", ".*_cache"
+    ".git", ".venv", ".data", "build", "*.egg-info", "__pycache__", ".*_cache", "node_modules"
 )
+# The module's set-up builds a wheel and installs it with its dependencies into a new virtualenv:
+# on a loaded machine that alone may take longer than the suite's per-test timeout.
+pytestmark = pytest.mark.timeout(600)
 
 
 def _run(*args: str | Path, cwd: Path | None = None) -> str:

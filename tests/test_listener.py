@@ -92,8 +92,9 @@ async def test_killing_the_pubsub_connection_mid_job_loses_no_event(ai_stack, fa
 
 
 async def test_a_subscriber_that_never_reads_is_dropped_without_delaying_others(ai_stack, fake_openai):
-    # Big events and a short inbox, so that the stuck client's buffers fill quickly.
-    api = await ai_stack.add_api("small-queues", SUBSCRIBER_QUEUE_SIZE="32", STREAM_FLUSH_CHARS="4000")
+    # Big events and a short inbox, so that the stuck client's buffers fill quickly (1 MB of its
+    # 8), and yet one the reader that keeps up never fills when its API stalls a moment.
+    api = await ai_stack.add_api("small-queues", SUBSCRIBER_QUEUE_SIZE="256", STREAM_FLUSH_CHARS="4000")
     job, stream = await _paused_job(
         ai_stack, fake_openai, "never-reads", pause_after=1, text="x" * 8_000_000, chunk=4000, interval=0.001
     )

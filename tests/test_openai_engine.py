@@ -76,7 +76,7 @@ async def test_permanent_model_errors_fail_with_their_code(ai_stack, fake_openai
 
 
 async def test_a_model_that_stops_answering_times_out_and_is_retried(redis_server, workdir, fake_openai):
-    env = ai_env(fake_openai, OPENAI_TIMEOUT_SECONDS="0.5", AI_MAX_RETRIES="1")
+    env = ai_env(fake_openai, OPENAI_TIMEOUT_SECONDS="2", AI_MAX_RETRIES="1")
     stack = await start_stack("t-ai-timeout", redis_server.url, workdir, **env)
     try:
         events, job = await _run(stack, fake_openai, "hangs-then-answers", Hang(), Stream(REWRITE))
