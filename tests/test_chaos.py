@@ -62,9 +62,16 @@ def kill_a_pool_child(stack: Stack) -> None:
     os.kill(children[0], signal.SIGKILL)
 
 
-async def follow(api: Api, job_id: str) -> list[dict[str, Any]]:
-    async with subscribe(api.ws_url, job_id, after_seq=0) as sub:
-        return await sub.until_complete()
+async def follow(api: Api, job_id: str, following: asyncio.Event) -> list[dict[str, Any]]:
+    """The job's events, from its first on; `following` is set once the first arrived (the
+    subscription is live: the chaos does not meet a socket still in its handshake)."""
+    try:
+        async with subscribe(api.ws_url, job_id, after_seq=0) as sub:
+            first = await sub.take(1)
+            following.set()
+            return first + await sub.until_complete()
+    finally:
+        following.set()  # a follower that failed is not waited for: its task raises instead
 
 
 async def kill_pubsub(restartable: RestartableRedis) -> None:
@@ -81,9 +88,13 @@ async def test_chaos_ends_every_job_once_and_every_subscriber_sees_it(
         marker = fake_openai.script(f"chaos-{round_}-{i}", Stream(TEXT, chunk=10, interval=0.01))
         jobs.append((await improve_cv(stack.http, f"{CV}\n{marker}"))["id"])
     apis = [stack.api, *stack.extra_apis]
+    live = {(api.port, job_id): asyncio.Event() for job_id in jobs for api in apis}
     followers = {
-        (api.port, job_id): asyncio.create_task(follow(api, job_id)) for job_id in jobs for api in apis
+        (api.port, job_id): asyncio.create_task(follow(api, job_id, live[(api.port, job_id)]))
+        for job_id in jobs
+        for api in apis
     }
+    await asyncio.gather(*(following.wait() for following in live.values()))
     # The chaos schedule is a matter of time, not of events: jobs are mid-output by then.
     await asyncio.sleep(0.5)
     kill_a_pool_child(stack)
