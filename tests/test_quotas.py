@@ -31,6 +31,18 @@ from tests.support.gql import (
 from tests.support.processes import Api, start_api
 
 STATUS = "{ rateLimitStatus { scope limit used remaining resetAt plan } }"
+# Counters are hourly (API calls) and daily (UTC midnight, also a top of the hour): a test counting
+# up to a limit must not straddle a reset, or its last call is counted in a fresh window.
+BOUNDARY_MARGIN_SECONDS = 30
+
+
+@pytest.fixture(autouse=True)
+async def clear_of_a_counter_reset() -> None:
+    now = datetime.now(UTC)
+    next_hour = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    left = (next_hour - now).total_seconds()
+    if left < BOUNDARY_MARGIN_SECONDS:
+        await asyncio.sleep(left + 1)  # the reset is a time, not an event: waited out
 
 
 async def _status(url: str) -> dict[str, dict[str, Any]]:
