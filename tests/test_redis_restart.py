@@ -34,7 +34,10 @@ restartable = module_redis("restartable-redis")
 async def stack(
     restartable: RestartableRedis, workdir: Path, fake_openai: FakeOpenAI
 ) -> AsyncIterator[Stack]:
-    stack = await two_api_stack("t-restart", restartable, workdir, **ai_env(fake_openai))
+    # A running job's lease must outlive the 3 s outage, the restart and the worker's reconnect
+    # backoff however slow the machine: the default 10 s (renewed every third) left about 2 s.
+    lease = {"JOB_LEASE_SECONDS": "20"}
+    stack = await two_api_stack("t-restart", restartable, workdir, **ai_env(fake_openai), **lease)
     yield stack
     await stack.stop()
 

@@ -333,8 +333,9 @@ async def test_a_mutation_cancelled_mid_flight_never_strands_its_job(offline_sta
         async with acknowledged_socket(offline_stack.ws) as ws:
             await ws.send(subscribe_message("m", mutation, variables))
             # Vary where in the launch the cancellation lands, from at once to well after the
-            # record (a loaded machine launches slower: some attempts must still get that far).
-            await asyncio.sleep(0.002 * (n % 8))
+            # record (0 to 127 ms: a loaded machine launches slower, and some attempts must still
+            # get that far).
+            await asyncio.sleep((2 ** (n % 8) - 1) / 1000)
             await ws.send(json.dumps({"id": "m", "type": "complete"}))
     job_ids = []
     async for key in redis.scan_iter(f"{offline_stack.prefix}:job:*", count=1000):
