@@ -33,7 +33,7 @@ from jobs.core.events import (
 from jobs.core.names import ACTIVE_STATES, EventType, JobKind, JobState, Keys, Stage
 from jobs.core.quotas import Charge, Plan
 from jobs.core.records import JobRecord
-from jobs.core.replication import ReplicaAcks, run_and_wait_async
+from jobs.core.replication import ReplicaAcks
 
 T = TypeVar("T")
 
@@ -202,16 +202,10 @@ class JobStore:
 
     async def emit(self, job_id: str, change: Change) -> JobEvent:
         keys, args = prepare_emit(self._keys, job_id, change, self._log_max)
-        if not self._acks.wanted():
-            return parse_emit_result(job_id, await self._emit_script(keys=keys, args=args))
-        # A failover meanwhile raises (the caller gets an error and may try again) instead of
-        # answering with a job the promoted replica may not have.
-        reply, acknowledged = await run_and_wait_async(
-            self._redis, self._emit_script, keys, args, self._acks.replicas, self._acks.timeout_ms
-        )
-        event = parse_emit_result(job_id, reply)
-        self._acks.acknowledged(acknowledged)
-        return event
+        # With replicas to wait for, a failover meanwhile raises (the caller gets an error and may
+        # try again) instead of answering with a job the promoted replica may not have.
+        reply = await self._acks.run_async(self._redis, self._emit_script, keys, args)
+        return parse_emit_result(job_id, reply)
 
 
 def _replay_of(reply: list[Any]) -> Replay:

@@ -56,6 +56,25 @@ class ReplicaAcks:
         self._paused_until = float("-inf")
         self._lock = threading.Lock()  # the threads pool's runs share one
 
+    def run(self, client: Redis, script: Script, keys: list[str], args: list[Any]) -> Any:
+        """`script`'s reply, once `replicas` replicas have its writes or were found silent."""
+        if not self.wanted():
+            return script(keys=keys, args=args, client=client)
+        reply, acknowledged = run_and_wait(client, script, keys, args, self.replicas, self.timeout_ms)
+        self.acknowledged(acknowledged)
+        return reply
+
+    async def run_async(
+        self, client: AsyncRedis, script: AsyncScript, keys: list[str], args: list[Any]
+    ) -> Any:
+        """`run` for asyncio clients."""
+        if not self.wanted():
+            return await script(keys=keys, args=args, client=client)
+        replicas, timeout_ms = self.replicas, self.timeout_ms
+        reply, acknowledged = await run_and_wait_async(client, script, keys, args, replicas, timeout_ms)
+        self.acknowledged(acknowledged)
+        return reply
+
     def wanted(self) -> bool:
         """Whether the write just made should WAIT for its replicas."""
         if self.replicas <= 0:
@@ -91,7 +110,8 @@ def run_and_wait(
     round than a client of its own per write: that alone cost a worker about 100 us.)"""
     for _ in range(2):
         pipe = client.pipeline(transaction=False)
-        pipe.evalsha(script.sha, len(keys), *keys, *args).wait(replicas, timeout_ms)
+        pipe.evalsha(script.sha, len(keys), *keys, *args)
+        pipe.wait(replicas, timeout_ms)
         if (answered := _answered(pipe.execute(raise_on_error=False))) is not None:
             return answered
         script.sha = client.script_load(script.script)

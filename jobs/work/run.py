@@ -60,7 +60,7 @@ from jobs.core.events import (
 from jobs.core.names import ACTIVE_STATES, FIRST_STAGE, EventType, JobState, Keys, Stage
 from jobs.core.outcome import Outcome
 from jobs.core.records import JobRecord
-from jobs.core.replication import ReplicaAcks, run_and_wait
+from jobs.core.replication import ReplicaAcks
 from jobs.work.deadlines import SCHEDULE, Deadline
 from jobs.work.lease import Lease, LeaseHeld
 from jobs.work.metrics import worker_metrics
@@ -90,13 +90,13 @@ class JobRun:
         emit script and must not, since a blind retry of a write that was applied would apply it
         twice. For `retry_seconds` after a lost connection, a write is checked and re-sent. A
         passing step waits up to `hold_seconds` to be folded (0: written at once). With `acks`,
-        a write is made once replicas have it (jobs/core/replication.py)."""
+        a write is made once replicas have it (jobs/core/replication.py; default: no wait)."""
         self._redis = redis
         self._keys = keys
         self._log_max = log_max
         self._once = once or redis
         self._script = self._once.register_script(EMIT_LUA)
-        self._acks = acks
+        self._acks = acks or ReplicaAcks(replicas=0, timeout_ms=0)
         self._read = redis.register_script(READ_LUA)
         self._retry_seconds = retry_seconds
         self._last_seq = 0
@@ -292,14 +292,7 @@ class JobRun:
         """The emit script, and WAIT for the replicas if there are any to wait for. A primary that
         dies before a replica has the write breaks the connection: the write is then unknown, as
         any lost one."""
-        if self._acks is None or not self._acks.wanted():
-            return parse_emit_result(self.job_id, self._script(keys=keys, args=args))
-        reply, acknowledged = run_and_wait(
-            self._once, self._script, keys, args, self._acks.replicas, self._acks.timeout_ms
-        )
-        event = parse_emit_result(self.job_id, reply)
-        self._acks.acknowledged(acknowledged)
-        return event
+        return parse_emit_result(self.job_id, self._acks.run(self._once, self._script, keys, args))
 
     def _applied(self, change: Change) -> JobEvent | None:
         """The event `change` made, if it was applied before the connection broke. Nothing but
